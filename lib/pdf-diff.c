@@ -1,0 +1,422 @@
+/*
+ * pdf-diff.c - what changed between a signed revision and the final
+ * document, and whether each change is one a later signer may make.
+ *
+ * Objects are compared one by one, as the final cross-reference resolves
+ * them, so it does not matter how an attacker arranged the incremental
+ * updates (Shadow hide/replace, Incremental Saving Attack): what counts is
+ * the document a viewer shows.  Each changed object is judged by the role
+ * it had in the signed revision (catalog, AcroForm, page, field, ...);
+ * anything without an allowed role is modified_after_signing.  New objects
+ * matter only through a reference, so new references are judged where they
+ * appear, and a reference the signed revision left dangling may not be
+ * filled in later.  Never prints.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pdf-sig.h"
+
+enum role {
+    ROLE_NONE = 0, ROLE_CATALOG, ROLE_ACROFORM, ROLE_FIELDS, ROLE_PAGE, ROLE_ANNOTS,
+    ROLE_SIG_EMPTY, ROLE_SIG_SIGNED, ROLE_FORM_FIELD, ROLE_APPEARANCE, ROLE_INFO, ROLE_DSS
+};
+
+struct diff {
+    pdf_doc *s, *f;
+    int p;                      /* DocMDP permission, 1..3 */
+    unsigned char *role;        /* per object id of S */
+    unsigned char *referenced;  /* ids referenced from S objects */
+    unsigned char *added;       /* ids that exist in F only */
+    char *detail;
+    size_t dlen;
+};
+
+/* ----- small helpers ----------------------------------------------------- */
+
+/* unparse_copy - malloc'd unparse of OH (resolved when RESOLVE), or NULL. */
+static char *unparse_copy(pdf_doc *d, qpdf_oh oh, int resolve)
+{
+    const char *u = resolve ? qpdf_oh_unparse_resolved(d->q, oh) : qpdf_oh_unparse(d->q, oh);
+    return strdup(u ? u : "");
+}
+
+/* same_value - do S's A and F's B unparse identically (not resolved)? */
+static int same_value(struct diff *x, qpdf_oh a, qpdf_oh b)
+{
+    char *ua = unparse_copy(x->s, a, 0);
+    const char *ub = qpdf_oh_unparse(x->f->q, b);
+    int same = ua && ub && strcmp(ua, ub) == 0;
+    free(ua);
+    return same;
+}
+
+/* set_role - give S object OH role R (direct objects have none). */
+static void set_role(struct diff *x, qpdf_oh oh, enum role r)
+{
+    if (!qpdf_oh_is_indirect(x->s->q, oh))
+        return;
+    int id = qpdf_oh_get_object_id(x->s->q, oh);
+    if (id > 0 && id < x->s->size && x->role[id] == ROLE_NONE)
+        x->role[id] = (unsigned char)r;
+}
+
+/* mark_refs - note the object id of every "N G R" in the unparsed text U
+ * as referenced.  Text inside strings may match too; that only makes the
+ * check stricter. */
+static void mark_refs(struct diff *x, const char *u)
+{
+    for (const char *p = u; *p; p++) {
+        if (*p < '0' || *p > '9' || (p > u && p[-1] >= '0' && p[-1] <= '9'))
+            continue;
+        char *e;
+        long id = strtol(p, &e, 10);
+        if (*e != ' ' || e[1] < '0' || e[1] > '9')
+            continue;
+        strtol(e + 1, &e, 10);
+        if (e[0] != ' ' || e[1] != 'R' || (e[2] && e[2] != ' ' && e[2] != ']' &&
+                                          e[2] != '>' && e[2] != '/' && e[2] != '\n'))
+            continue;
+        if (id > 0 && id < x->f->size)
+            x->referenced[id] = 1;
+    }
+}
+
+/* ----- roles of the signed revision --------------------------------------- */
+
+/* roles_of_appearance - appearance streams of widget or field W get ROLE_APPEARANCE. */
+static void roles_of_appearance(struct diff *x, qpdf_oh w)
+{
+    pdf_doc *s = x->s;
+    qpdf_oh ap = qpdf_oh_get_key(s->q, w, "/AP");
+    static const char *const k[] = {"/N", "/R", "/D"};
+    set_role(x, ap, ROLE_APPEARANCE);
+    for (size_t i = 0; i < 3; i++) {
+        qpdf_oh st = qpdf_oh_get_key(s->q, ap, k[i]);
+        set_role(x, st, ROLE_APPEARANCE);
+        if (qpdf_oh_is_dictionary(s->q, st) && !qpdf_oh_is_stream(s->q, st)) {
+            qpdf_oh_begin_dict_key_iter(s->q, st);
+            char keys[8][64];
+            int n = 0;
+            while (qpdf_oh_dict_more_keys(s->q) && n < 8)
+                snprintf(keys[n++], sizeof keys[0], "%s", qpdf_oh_dict_next_key(s->q));
+            for (int j = 0; j < n; j++)
+                set_role(x, qpdf_oh_get_key(s->q, st, keys[j]), ROLE_APPEARANCE);
+        }
+    }
+}
+
+/* roles_of_fields - terminal fields, their widgets and appearances. */
+static int roles_of_fields(struct diff *x, size_t max_depth)
+{
+    pdf_fields fs;
+    char err[256];
+    if (pdf_fields_collect(x->s, max_depth, 100000, &fs, err, sizeof err) < 0)
+        return -1;
+    for (size_t i = 0; i < fs.n; i++) {
+        pdf_field *f = &fs.f[i];
+        enum role r = !f->is_sig ? ROLE_FORM_FIELD : f->has_value ? ROLE_SIG_SIGNED : ROLE_SIG_EMPTY;
+        set_role(x, f->oh, r);
+        if (r != ROLE_SIG_SIGNED)
+            roles_of_appearance(x, f->oh);
+        qpdf_oh kids = qpdf_oh_get_key(x->s->q, f->oh, "/Kids");
+        int n = qpdf_oh_is_array(x->s->q, kids) ? qpdf_oh_get_array_n_items(x->s->q, kids) : 0;
+        for (int k = 0; k < n && k < 1000; k++) {
+            qpdf_oh w = qpdf_oh_get_array_item(x->s->q, kids, k);
+            set_role(x, w, r);
+            if (r != ROLE_SIG_SIGNED)
+                roles_of_appearance(x, w);
+        }
+    }
+    pdf_fields_free(&fs);
+    return 0;
+}
+
+/* roles_collect - the role of each object of the signed revision. */
+static int roles_collect(struct diff *x, size_t max_depth)
+{
+    pdf_doc *s = x->s;
+    qpdf_oh root = qpdf_get_root(s->q);
+    set_role(x, root, ROLE_CATALOG);
+    qpdf_oh form = qpdf_oh_get_key(s->q, root, "/AcroForm");
+    set_role(x, form, ROLE_ACROFORM);
+    set_role(x, qpdf_oh_get_key(s->q, form, "/Fields"), ROLE_FIELDS);
+    qpdf_oh dss = qpdf_oh_get_key(s->q, root, "/DSS");
+    set_role(x, dss, ROLE_DSS);
+    static const char *const dk[] = {"/VRI", "/Certs", "/OCSPs", "/CRLs"};
+    for (size_t i = 0; i < 4; i++)
+        set_role(x, qpdf_oh_get_key(s->q, dss, dk[i]), ROLE_DSS);
+    set_role(x, qpdf_oh_get_key(s->q, qpdf_get_trailer(s->q), "/Info"), ROLE_INFO);
+    int npages = qpdf_get_num_pages(s->q);
+    if (npages < 0)
+        return -1;
+    for (int i = 0; i < npages; i++) {
+        qpdf_oh pg = qpdf_get_page_n(s->q, (size_t)i);
+        set_role(x, pg, ROLE_PAGE);
+        set_role(x, qpdf_oh_get_key(s->q, pg, "/Annots"), ROLE_ANNOTS);
+    }
+    return roles_of_fields(x, max_depth);
+}
+
+/* ----- judging one change ------------------------------------------------- */
+
+/* new_item_allowed - may item IT (of F) be added to a /Fields or /Annots
+ * array?  Signature fields and their widgets always (P >= 2); other
+ * annotations only with P = 3. */
+static int new_item_allowed(struct diff *x, qpdf_oh it, int annots)
+{
+    pdf_doc *f = x->f;
+    qpdf_oh ft = qpdf_oh_get_key(f->q, it, "/FT");
+    if (!qpdf_oh_is_name(f->q, ft))
+        ft = qpdf_oh_get_key(f->q, qpdf_oh_get_key(f->q, it, "/Parent"), "/FT");
+    if (qpdf_oh_is_name_and_equals(f->q, ft, "/Sig"))
+        return 1;
+    if (!annots || x->p < 3)
+        return 0;
+    qpdf_oh st = qpdf_oh_get_key(f->q, it, "/Subtype");
+    return !qpdf_oh_is_name_and_equals(f->q, st, "/Widget");
+}
+
+/* array_grows - does F's array B hold every item of S's array A, in order,
+ * with only allowed items added?  A or B may be null (empty). */
+static int array_grows(struct diff *x, qpdf_oh a, qpdf_oh b, int annots)
+{
+    int na = qpdf_oh_is_array(x->s->q, a) ? qpdf_oh_get_array_n_items(x->s->q, a) : 0;
+    int nb = qpdf_oh_is_array(x->f->q, b) ? qpdf_oh_get_array_n_items(x->f->q, b) : 0;
+    int i = 0;
+    for (int j = 0; j < nb; j++) {
+        qpdf_oh it = qpdf_oh_get_array_item(x->f->q, b, j);
+        if (i < na && same_value(x, qpdf_oh_get_array_item(x->s->q, a, i), it)) {
+            i++;
+            continue;
+        }
+        if (!new_item_allowed(x, it, annots))
+            return 0;
+    }
+    return i == na;
+}
+
+/* dict_keys - the keys of dictionary OH of D (at most MAX) into keys. */
+static int dict_keys(pdf_doc *d, qpdf_oh oh, char keys[][64], int max, int n)
+{
+    if (!qpdf_oh_is_dictionary(d->q, oh))
+        return n;
+    qpdf_oh_begin_dict_key_iter(d->q, oh);
+    while (qpdf_oh_dict_more_keys(d->q)) {
+        const char *k = qpdf_oh_dict_next_key(d->q);
+        int dup = 0;
+        for (int i = 0; i < n; i++)
+            dup |= strcmp(keys[i], k) == 0;
+        if (!dup && n < max)
+            snprintf(keys[n++], 64, "%.60s", k);
+        else if (!dup)
+            return -1;
+    }
+    return n;
+}
+
+/* key_in - is K one of the NULL-terminated LIST? */
+static int key_in(const char *k, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(k, *list) == 0)
+            return 1;
+    return 0;
+}
+
+/* dict_changes_allowed - do dictionaries A (S) and B (F) differ only in
+ * keys of ALLOWED?  Keys in GROW hold arrays that may only grow.  On
+ * failure the first offending key goes to bad (64 bytes). */
+static int dict_changes_allowed(struct diff *x, qpdf_oh a, qpdf_oh b,
+                                const char *const *allowed, const char *const *grow,
+                                int annots, char *bad)
+{
+    char keys[128][64];
+    int n = dict_keys(x->s, a, keys, 128, 0);
+    if (n >= 0)
+        n = dict_keys(x->f, b, keys, 128, n);
+    if (n < 0) {
+        snprintf(bad, 64, "(too many keys)");
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        qpdf_oh va = qpdf_oh_get_key(x->s->q, a, keys[i]);
+        qpdf_oh vb = qpdf_oh_get_key(x->f->q, b, keys[i]);
+        if (same_value(x, va, vb))
+            continue;
+        if (grow && key_in(keys[i], grow) && array_grows(x, va, vb, annots))
+            continue;
+        if (allowed && key_in(keys[i], allowed))
+            continue;
+        snprintf(bad, 64, "%.60s", keys[i]);
+        return 0;
+    }
+    return 1;
+}
+
+/* change_allowed - may S object A become F object B, given its ROLE? */
+static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, char *bad)
+{
+    static const char *const cat_p1[] = {"/DSS", "/Extensions", NULL};
+    static const char *const cat[] = {"/DSS", "/Extensions", "/AcroForm", NULL};
+    static const char *const form[] = {"/SigFlags", "/DR", "/DA", "/NeedAppearances", NULL};
+    static const char *const fields[] = {"/Fields", NULL};
+    static const char *const annots[] = {"/Annots", NULL};
+    static const char *const sig_fixed[] = {"/FT", "/T", "/Parent", "/Kids", "/Lock", "/Ff", NULL};
+    static const char *const filling[] = {"/V", "/AP", "/AS", NULL};
+    switch (r) {
+    case ROLE_INFO: case ROLE_DSS:
+        return 1;
+    case ROLE_CATALOG:
+        return dict_changes_allowed(x, a, b, x->p == 1 ? cat_p1 : cat, NULL, 0, bad);
+    case ROLE_ACROFORM:
+        return x->p > 1 && dict_changes_allowed(x, a, b, form, fields, 0, bad);
+    case ROLE_FIELDS:
+        return x->p > 1 && array_grows(x, a, b, 0);
+    case ROLE_ANNOTS:
+        return x->p > 1 && array_grows(x, a, b, 1);
+    case ROLE_PAGE:
+        return x->p > 1 && dict_changes_allowed(x, a, b, NULL, annots, 1, bad);
+    case ROLE_SIG_EMPTY: {
+        if (x->p == 1)
+            return 0;
+        /* every key may change except those that define the field */
+        char keys[128][64];
+        int n = dict_keys(x->s, a, keys, 128, 0);
+        n = n < 0 ? n : dict_keys(x->f, b, keys, 128, n);
+        for (int i = 0; i < n; i++)
+            if (key_in(keys[i], sig_fixed) &&
+                !same_value(x, qpdf_oh_get_key(x->s->q, a, keys[i]),
+                            qpdf_oh_get_key(x->f->q, b, keys[i]))) {
+                snprintf(bad, 64, "%.60s", keys[i]);
+                return 0;
+            }
+        return n >= 0;
+    }
+    case ROLE_FORM_FIELD:
+        return x->p > 1 && dict_changes_allowed(x, a, b, filling, NULL, 0, bad);
+    case ROLE_APPEARANCE:
+        return x->p > 1;
+    case ROLE_SIG_SIGNED: case ROLE_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* ----- the comparison ----------------------------------------------------- */
+
+/* object_differs - 1 when S object A and F object B differ, 0 when equal,
+ * -1 on a read error.  Streams compare dictionary and raw data. */
+static int object_differs(struct diff *x, qpdf_oh a, qpdf_oh b)
+{
+    char *ua = unparse_copy(x->s, a, 1);
+    if (ua == NULL)
+        return -1;
+    mark_refs(x, ua);
+    const char *ub = qpdf_oh_unparse_resolved(x->f->q, b);
+    int differ = !ub || strcmp(ua, ub) != 0;
+    free(ua);
+    if (differ || !qpdf_oh_is_stream(x->s->q, a))
+        return differ;
+    unsigned char *da = NULL, *db = NULL;
+    size_t la = 0, lb = 0;
+    QPDF_BOOL fa, fb;
+    if (qpdf_oh_get_stream_data(x->s->q, a, qpdf_dl_none, &fa, &da, &la) != QPDF_SUCCESS ||
+        qpdf_oh_get_stream_data(x->f->q, b, qpdf_dl_none, &fb, &db, &lb) != QPDF_SUCCESS) {
+        free(da);
+        free(db);
+        return -1;
+    }
+    differ = la != lb || (la && memcmp(da, db, la) != 0);
+    free(da);
+    free(db);
+    return differ;
+}
+
+static const char *const role_names[] = {
+    "object", "catalog", "AcroForm", "field list", "page", "annotation list",
+    "empty signature field", "signed signature field", "form field", "appearance",
+    "document information", "DSS"
+};
+
+/* compare_id - judge object ID (generation GEN); 0 allowed, 1 not, -1 error. */
+static int compare_id(struct diff *x, int id, int gen)
+{
+    qpdf_oh a = id < x->s->size ? qpdf_get_object_by_id(x->s->q, id, gen) : 0;
+    qpdf_oh b = id < x->f->size ? qpdf_get_object_by_id(x->f->q, id, gen) : 0;
+    int in_s = a && !qpdf_oh_is_null(x->s->q, a);
+    int in_f = b && !qpdf_oh_is_null(x->f->q, b);
+    if (!in_s) {
+        x->added[id] = (unsigned char)in_f;
+        return 0;
+    }
+    if (!in_f) {
+        snprintf(x->detail, x->dlen, "object %d was removed after signing", id);
+        return 1;
+    }
+    int d = object_differs(x, a, b);
+    char bad[64] = "";
+    enum role r = (enum role)x->role[id];
+    if (d <= 0 || change_allowed(x, r, a, b, bad)) {
+        qpdf_oh_release(x->f->q, b);
+        return d < 0 ? -1 : 0;
+    }
+    snprintf(x->detail, x->dlen, "object %d (%s) changed after signing%s%s%s", id,
+             role_names[r], bad[0] ? ": " : "", bad, x->p == 1 ? " (DocMDP P=1)" : "");
+    return 1;
+}
+
+/* first_gen - the generation (0..3) under which ID exists in S or F, or 0. */
+static int first_gen(struct diff *x, int id)
+{
+    for (int g = 0; g < 4; g++) {
+        if (id < x->s->size && !qpdf_oh_is_null(x->s->q, qpdf_get_object_by_id(x->s->q, id, g)))
+            return g;
+        if (id < x->f->size &&
+            !qpdf_oh_is_null(x->f->q, qpdf_get_object_by_id(x->f->q, id, g)))
+            return g;
+    }
+    return 0;
+}
+
+int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail, size_t dlen)
+{
+    struct diff x = {s, f, p, calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
+                     calloc((size_t)f->size, 1), detail, dlen};
+    int rc = -1;
+    detail[0] = '\0';
+    if (x.role == NULL || x.referenced == NULL || x.added == NULL) {
+        snprintf(detail, dlen, "out of memory");
+        goto out;
+    }
+    if (!same_value(&x, qpdf_oh_get_key(s->q, qpdf_get_trailer(s->q), "/Root"),
+                    qpdf_oh_get_key(f->q, qpdf_get_trailer(f->q), "/Root"))) {
+        snprintf(detail, dlen, "the document catalog was replaced after signing");
+        rc = 1;
+        goto out;
+    }
+    if (roles_collect(&x, max_depth) < 0) {
+        snprintf(detail, dlen, "cannot read the form fields or pages of the signed revision");
+        goto out;
+    }
+    rc = 0;
+    /* handles of F stay valid for the caller: release only our own */
+    int max = s->size > f->size ? s->size : f->size;
+    for (int id = 1; id < max && rc == 0; id++) {
+        rc = compare_id(&x, id, first_gen(&x, id));
+        qpdf_oh_release_all(s->q);
+    }
+    for (int id = 1; id < f->size && rc == 0; id++)
+        if (x.added[id] && x.referenced[id]) {
+            snprintf(detail, dlen, "object %d was referenced but missing when signed, "
+                     "and was added later", id);
+            rc = 1;
+        }
+    if (rc == 0 && (pdf_doc_check(s, detail, dlen) < 0 || pdf_doc_check(f, detail, dlen) < 0))
+        rc = -1;
+out:
+    free(x.role);
+    free(x.referenced);
+    free(x.added);
+    return rc;
+}

@@ -1,0 +1,390 @@
+/*
+ * pdf-sig.c - find and check every signature of a PDF: the signature
+ * dictionary of each signed field, its ByteRange (ours, byte-exact), the
+ * CMS or time-stamp token over it (cms.c), and the changes made after the
+ * signed revision (pdf-diff.c).  Defeats Universal Signature Forgery,
+ * Incremental Saving and Signature Wrapping (Mladenov et al., CCS 2019) and
+ * the Shadow attacks (Mainka et al., NDSS 2021) by requiring:
+ *   - ByteRange = [0 a b c], four non-negative integers, the gap [a, b)
+ *     being exactly one hex string, right after a /Contents key, decoding
+ *     to this dictionary's /Contents, and b + c the end of a revision;
+ *   - the signature dictionary to be part of the revision it signs;
+ *   - every change after that revision to be an allowed one.
+ * Never prints; never repairs a file; a file it cannot read strictly is
+ * malformed.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cms.h"
+#include "pdf-rev.h"
+#include "pdf-sig.h"
+#include "verify.h"
+
+/* per-document state while checking signatures */
+struct pdf_check {
+    const kyso_verifier *v;
+    const unsigned char *buf;
+    size_t len;
+    pdf_doc final;
+    pdf_revs revs;
+    int certified_p;            /* DocMDP P of the certification signature, 0 if none */
+    size_t nprefix;             /* parsed signed revisions, by end offset */
+    size_t prefix_end[8];
+    pdf_doc prefix[8];
+};
+
+/* sig_fail - set the result of one signature to R with the line WHY;
+ * returns R. */
+static kyso_reason sig_fail(kyso_sig_result *s, kyso_reason r, const char *why)
+{
+    s->reason = r;
+    result_set_detail(&s->detail, "%s", why);
+    return r;
+}
+
+/* byterange_get - read /ByteRange of SIG into br[4]: 0, or -1 when it is
+ * not an array of exactly four non-negative integers. */
+static int byterange_get(pdf_doc *d, qpdf_oh sig, long long br[4])
+{
+    qpdf_oh a = qpdf_oh_get_key(d->q, sig, "/ByteRange");
+    if (!qpdf_oh_is_array(d->q, a) || qpdf_oh_get_array_n_items(d->q, a) != 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        qpdf_oh x = qpdf_oh_get_array_item(d->q, a, i);
+        if (!qpdf_oh_is_integer(d->q, x))
+            return -1;
+        br[i] = qpdf_oh_get_int_value(d->q, x);
+        if (br[i] < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* hexval - value of hex digit C, or -1. */
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* gap_follows_contents_key - is the token before offset A "/Contents"? */
+static int gap_follows_contents_key(const unsigned char *buf, size_t a)
+{
+    size_t i = a;
+    while (i > 0 && (buf[i - 1] == ' ' || buf[i - 1] == '\r' || buf[i - 1] == '\n' ||
+                     buf[i - 1] == '\t' || buf[i - 1] == '\f' || buf[i - 1] == '\0'))
+        i--;
+    return i >= 9 && memcmp(buf + i - 9, "/Contents", 9) == 0;
+}
+
+/* gap_matches_contents - is BUF[a, b) "<hex>" decoding to exactly C (N bytes)? */
+static int gap_matches_contents(const unsigned char *buf, size_t a, size_t b,
+                                const unsigned char *c, size_t n)
+{
+    if (b - a < 2 || buf[a] != '<' || buf[b - 1] != '>')
+        return 0;
+    size_t digits = b - a - 2;
+    if (digits % 2 != 0 || digits / 2 != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(buf[a + 1 + 2 * i]), lo = hexval(buf[a + 2 + 2 * i]);
+        if (hi < 0 || lo < 0 || (unsigned char)(hi << 4 | lo) != c[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* sig_docmdp - the DocMDP P of signature dictionary SIG, or 0. */
+static int sig_docmdp(pdf_doc *d, qpdf_oh sig)
+{
+    qpdf_oh refs = qpdf_oh_get_key(d->q, sig, "/Reference");
+    int n = qpdf_oh_is_array(d->q, refs) ? qpdf_oh_get_array_n_items(d->q, refs) : 0;
+    for (int i = 0; i < n; i++) {
+        qpdf_oh r = qpdf_oh_get_array_item(d->q, refs, i);
+        qpdf_oh tm = qpdf_oh_get_key(d->q, r, "/TransformMethod");
+        if (!qpdf_oh_is_name_and_equals(d->q, tm, "/DocMDP"))
+            continue;
+        qpdf_oh tp = qpdf_oh_get_key(d->q, r, "/TransformParams");
+        qpdf_oh p = qpdf_oh_get_key(d->q, tp, "/P");
+        long long pv = qpdf_oh_is_integer(d->q, p) ? qpdf_oh_get_int_value(d->q, p) : 2;
+        return pv >= 1 && pv <= 3 ? (int)pv : 2;
+    }
+    return 0;
+}
+
+/* pdf_date_to_iso - "D:20261123101500+07'00'" to "2026-11-23T10:15:00+07:00". */
+static void pdf_date_to_iso(const char *m, char *out, size_t outlen)
+{
+    int Y = 0, M = 1, D = 1, h = 0, mi = 0, s = 0, oh = 0, om = 0;
+    char tz = 'Z';
+    if (strncmp(m, "D:", 2) == 0)
+        m += 2;
+    int n = sscanf(m, "%4d%2d%2d%2d%2d%2d%c%2d'%2d", &Y, &M, &D, &h, &mi, &s, &tz, &oh, &om);
+    if (n < 1 || Y < 1000)
+        return;
+    if (tz == '+' || tz == '-')
+        snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", Y, M, D, h, mi, s,
+                 tz, oh, om);
+    else
+        snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", Y, M, D, h, mi, s);
+}
+
+/* check_prefix - the parsed signed revision ending at END (cached), or NULL
+ * with err filled when it does not parse. */
+static pdf_doc *check_prefix(struct pdf_check *c, size_t end, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->nprefix; i++)
+        if (c->prefix_end[i] == end)
+            return &c->prefix[i];
+    if (c->nprefix == sizeof c->prefix_end / sizeof c->prefix_end[0]) {
+        pdf_doc_close(&c->prefix[0]);
+        memmove(c->prefix, c->prefix + 1, (c->nprefix - 1) * sizeof c->prefix[0]);
+        memmove(c->prefix_end, c->prefix_end + 1, (c->nprefix - 1) * sizeof c->prefix_end[0]);
+        c->nprefix--;
+    }
+    pdf_doc *d = &c->prefix[c->nprefix];
+    if (pdf_doc_open(d, c->buf, end, c->v->lim.max_pdf_objects, err, errlen) < 0)
+        return NULL;
+    c->prefix_end[c->nprefix++] = end;
+    return d;
+}
+
+/* same_sig_in_prefix - does the signed revision S hold this signature
+ * dictionary (by object id, or through field FID) with the same
+ * /ByteRange and /Contents?  1 yes, 0 no. */
+static int same_sig_in_prefix(struct pdf_check *c, pdf_doc *s, qpdf_oh sig, int fid)
+{
+    pdf_doc *f = &c->final;
+    qpdf_oh ssig;
+    if (qpdf_oh_is_indirect(f->q, sig)) {
+        ssig = qpdf_get_object_by_id(s->q, qpdf_oh_get_object_id(f->q, sig),
+                                     qpdf_oh_get_generation(f->q, sig));
+    } else if (fid > 0) {
+        ssig = qpdf_oh_get_key(s->q, qpdf_get_object_by_id(s->q, fid, 0), "/V");
+    } else {
+        return 0;
+    }
+    if (!qpdf_oh_is_dictionary(s->q, ssig))
+        return 0;
+    static const char *const keys[] = {"/ByteRange", "/Contents", "/SubFilter"};
+    for (size_t i = 0; i < 3; i++) {
+        char *a = strdup(qpdf_oh_unparse(f->q, qpdf_oh_get_key(f->q, sig, keys[i])));
+        const char *b = qpdf_oh_unparse(s->q, qpdf_oh_get_key(s->q, ssig, keys[i]));
+        int same = a && strcmp(a, b) == 0;
+        free(a);
+        if (!same)
+            return 0;
+    }
+    return 1;
+}
+
+/* check_byterange - structural checks of /ByteRange against /Contents.
+ * Fills spans; returns REASON_OK or the failure (set in out). */
+static kyso_reason check_byterange(struct pdf_check *c, qpdf_oh sig,
+                                   const unsigned char *contents, size_t clen,
+                                   kyso_span spans[2], size_t *end, kyso_sig_result *out)
+{
+    long long br[4];
+    if (byterange_get(&c->final, sig, br) < 0)
+        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange is not an array of four non-negative integers");
+    unsigned long long a = (unsigned long long)br[1], b = (unsigned long long)br[2],
+                       l2 = (unsigned long long)br[3];
+    if (br[0] != 0 || a == 0 || b <= a || l2 > c->len || b > c->len - l2)
+        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange does not start at 0 or runs outside the file");
+    if (!gap_follows_contents_key(c->buf, a) ||
+        !gap_matches_contents(c->buf, a, b, contents, clen))
+        return sig_fail(out, REASON_BAD_BYTERANGE, "the unsigned gap of /ByteRange is not exactly this /Contents");
+    *end = b + l2;
+    if (pdf_revs_index(&c->revs, *end) < 0)
+        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange does not end at the end of a revision");
+    spans[0].p = c->buf;
+    spans[0].len = a;
+    spans[1].p = c->buf + b;
+    spans[1].len = l2;
+    return REASON_OK;
+}
+
+/* check_crypto - verify the signature value by SubFilter. */
+static kyso_reason check_crypto(struct pdf_check *c, const char *subfilter,
+                                const unsigned char *der, size_t derlen,
+                                const kyso_span spans[2], kyso_sig_result *out)
+{
+    if (strcmp(subfilter, "/adbe.pkcs7.detached") == 0 ||
+        strcmp(subfilter, "/ETSI.CAdES.detached") == 0)
+        return cms_verify_detached(c->v, der, derlen, spans, 2, CMSV_ONE_SIGNER, out);
+    if (strcmp(subfilter, "/ETSI.RFC3161") == 0)
+        return cms_verify_timestamp(c->v, der, derlen, spans, 2, out);
+    if (strcmp(subfilter, "/adbe.pkcs7.sha1") == 0 ||
+        strcmp(subfilter, "/adbe.x509.rsa_sha1") == 0) {
+        cms_describe_signer(c->v, der, derlen, out);
+        result_set_detail(&out->detail, "SubFilter %s relies on SHA-1", subfilter + 1);
+        return out->reason = REASON_WEAK_ALGORITHM;
+    }
+    result_set_detail(&out->detail, "unknown SubFilter %s", subfilter);
+    return out->reason = REASON_MALFORMED;
+}
+
+/* check_changes - are the revisions after END allowed for this signature? */
+static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size_t end,
+                                 kyso_reason r, kyso_sig_result *out)
+{
+    char err[512] = "";
+    pdf_doc *s = check_prefix(c, end, err, sizeof err);
+    if (s == NULL)
+    {
+        result_set_detail(&out->detail, "the signed revision does not parse: %s", err);
+        return out->reason = REASON_BAD_BYTERANGE;
+    }
+    if (!same_sig_in_prefix(c, s, sig, fid))
+        return sig_fail(out, REASON_BAD_BYTERANGE, "the signature dictionary is not part of the revision it signs");
+    if (end == c->len)
+        return r;
+    int p = c->certified_p ? c->certified_p : 2;
+    int rc = pdf_diff_check(s, &c->final, p, c->v->lim.max_pdf_nesting, err, sizeof err);
+    if (rc < 0) {
+        result_set_detail(&out->detail, "cannot compare revisions: %s", err);
+        return out->reason = REASON_MALFORMED;
+    }
+    if (rc > 0)
+        return sig_fail(out, REASON_MODIFIED_AFTER_SIGNING, err);
+    return r;
+}
+
+/* set_coverage - "whole" or "revision i of n". */
+static void set_coverage(struct pdf_check *c, size_t end, kyso_sig_result *out)
+{
+    long i = pdf_revs_index(&c->revs, end);
+    if (end == c->len)
+        result_set_detail(&out->coverage, "whole");
+    else
+        result_set_detail(&out->coverage, "revision %ld of %zu", i + 1, c->revs.n);
+}
+
+/* check_one - check the signature held by field F; returns its reason. */
+static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_result *out)
+{
+    pdf_doc *d = &c->final;
+    qpdf_oh sig = qpdf_oh_get_key(d->q, f->oh, "/V");
+    out->field = f->name ? strdup(f->name) : NULL;
+    if (!qpdf_oh_is_dictionary(d->q, sig))
+        return sig_fail(out, REASON_MALFORMED, "the signature value is not a dictionary");
+    qpdf_oh sf = qpdf_oh_get_key(d->q, sig, "/SubFilter");
+    if (!qpdf_oh_is_name(d->q, sf))
+        return sig_fail(out, REASON_MALFORMED, "the signature has no /SubFilter");
+    const char *subfilter = qpdf_oh_get_name(d->q, sf);
+    out->subfilter = strdup(subfilter + 1);
+    char subf[128];
+    snprintf(subf, sizeof subf, "%s", subfilter);
+    out->docmdp = sig_docmdp(d, sig);
+    qpdf_oh m = qpdf_oh_get_key(d->q, sig, "/M");
+    char mtime[40] = "";
+    if (qpdf_oh_is_string(d->q, m))
+        pdf_date_to_iso(qpdf_oh_get_utf8_value(d->q, m), mtime, sizeof mtime);
+    qpdf_oh co = qpdf_oh_get_key(d->q, sig, "/Contents");
+    if (!qpdf_oh_is_string(d->q, co))
+        return sig_fail(out, REASON_MALFORMED, "the signature has no /Contents string");
+    size_t clen = 0;
+    const char *cv = qpdf_oh_get_binary_string_value(d->q, co, &clen);
+    unsigned char *contents = malloc(clen ? clen : 1);
+    if (contents == NULL)
+        return sig_fail(out, REASON_INTERNAL_ERROR, "out of memory");
+    memcpy(contents, cv, clen);
+    kyso_span spans[2];
+    size_t end = 0;
+    kyso_reason r = check_byterange(c, sig, contents, clen, spans, &end, out);
+    if (r == REASON_OK) {
+        set_coverage(c, end, out);
+        r = check_crypto(c, subf, contents, clen, spans, out);
+        if (r != REASON_MALFORMED && r != REASON_DIGEST_MISMATCH &&
+            r != REASON_BAD_SIGNATURE && r != REASON_INTERNAL_ERROR)
+            r = check_changes(c, sig, f->objid, end, r, out);
+    }
+    free(contents);
+    out->reason = r;
+    if (!out->signing_time[0])
+        snprintf(out->signing_time, sizeof out->signing_time, "%s", mtime);
+    return r;
+}
+
+/* find_certification - DocMDP P of the signature the catalog's
+ * /Perms /DocMDP names, or 0. */
+static int find_certification(pdf_doc *d)
+{
+    qpdf_oh perms = qpdf_oh_get_key(d->q, qpdf_get_root(d->q), "/Perms");
+    qpdf_oh sig = qpdf_oh_get_key(d->q, perms, "/DocMDP");
+    return qpdf_oh_is_dictionary(d->q, sig) ? sig_docmdp(d, sig) : 0;
+}
+
+/* check_all - every signed field of the document, into out->sigs. */
+static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
+{
+    char err[512] = "";
+    pdf_fields fs;
+    if (pdf_fields_collect(&c->final, c->v->lim.max_pdf_nesting, 4096, &fs, err, sizeof err) < 0) {
+        result_set_detail(&out->detail, "%s", err);
+        return REASON_MALFORMED;
+    }
+    c->certified_p = find_certification(&c->final);
+    size_t nsig = 0;
+    kyso_reason r = REASON_OK;
+    for (size_t i = 0; i < fs.n && r == REASON_OK; i++) {
+        if (!fs.f[i].is_sig || !fs.f[i].has_value)
+            continue;
+        if (++nsig > c->v->lim.max_signatures) {
+            result_set_detail(&out->detail, "more than %zu signatures (limit)",
+                              c->v->lim.max_signatures);
+            r = REASON_LIMIT_EXCEEDED;
+            break;
+        }
+        kyso_sig_result *s = result_add_sig(out);
+        if (s == NULL)
+            r = REASON_INTERNAL_ERROR;
+        else
+            check_one(c, &fs.f[i], s);
+    }
+    pdf_fields_free(&fs);
+    if (r == REASON_OK && pdf_doc_check(&c->final, err, sizeof err) < 0) {
+        result_set_detail(&out->detail, "%s", err);
+        r = REASON_MALFORMED;
+    }
+    return r;
+}
+
+kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
+                           size_t len, kyso_doc_result *out)
+{
+    struct pdf_check c = {.v = v, .buf = buf, .len = len};
+    char err[512] = "";
+    out->kind = KIND_PDF;
+    if (len > v->lim.max_doc_size) {
+        result_set_detail(&out->detail, "file larger than %zu bytes (limit)", v->lim.max_doc_size);
+        return out->reason = REASON_LIMIT_EXCEEDED;
+    }
+    if (len < 8 || memmem(buf, len < 1024 ? len : 1024, "%PDF-", 5) == NULL) {
+        result_set_detail(&out->detail, "no %%PDF- header in the first 1024 bytes");
+        return out->reason = REASON_MALFORMED;
+    }
+    int rc = pdf_revs_find(buf, len, v->lim.max_revisions, &c.revs);
+    if (rc < 0) {
+        if (rc == -2)
+            result_set_detail(&out->detail, "more than %zu revisions (limit)", v->lim.max_revisions);
+        return out->reason = rc == -2 ? REASON_LIMIT_EXCEEDED : REASON_INTERNAL_ERROR;
+    }
+    if (pdf_doc_open(&c.final, buf, len, v->lim.max_pdf_objects, err, sizeof err) < 0) {
+        pdf_revs_free(&c.revs);
+        result_set_detail(&out->detail, "%s", err);
+        return out->reason = REASON_MALFORMED;
+    }
+    kyso_reason r = check_all(&c, out);
+    for (size_t i = 0; i < c.nprefix; i++)
+        pdf_doc_close(&c.prefix[i]);
+    pdf_doc_close(&c.final);
+    pdf_revs_free(&c.revs);
+    out->reason = r;
+    result_finish_doc(out);
+    return out->reason;
+}

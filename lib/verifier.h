@@ -1,0 +1,58 @@
+/*
+ * verifier.h - the verification context: trust material, limits, algorithm
+ * policy and certificate-class rules shared by every check of one run (the
+ * CLI) or one configuration generation (the milter).  Read-only once built,
+ * so several threads may verify with the same context.
+ */
+#ifndef KYSO_VERIFIER_H
+#define KYSO_VERIFIER_H
+
+#include <stddef.h>
+#include <time.h>
+#include "result.h"
+
+typedef struct kyso_trust kyso_trust;           /* trust.h */
+typedef struct kyso_class_rules kyso_class_rules; /* cert-class.h */
+
+typedef struct kyso_limits {
+    size_t max_doc_size;        /* bytes of one decoded document (default 64 MiB) */
+    size_t max_message_size;    /* bytes of a whole message (default 100 MiB) */
+    size_t max_parts;           /* MIME parts in a message (default 1000) */
+    size_t max_depth;           /* MIME nesting, message/rfc822 included (default 20) */
+    size_t max_pdf_objects;     /* /Size of a PDF (default 1000000) */
+    size_t max_revisions;       /* incremental updates in a PDF (default 100) */
+    size_t max_signatures;      /* signatures in one PDF (default 50) */
+    size_t max_cms_size;        /* bytes of one CMS blob (default 1 MiB) */
+    size_t max_cms_certs;       /* certificates in one CMS (default 50) */
+    size_t max_pdf_nesting;     /* form field tree depth (default 32) */
+} kyso_limits;
+
+typedef struct kyso_algo_policy {
+    int min_rsa_bits;           /* default 2048 */
+    int min_ec_bits;            /* default 256 */
+    int allow_sha1;             /* default 0: SHA-1 digests are weak_algorithm */
+} kyso_algo_policy;
+
+typedef enum kyso_rev_missing {
+    REVMISSING_UNKNOWN = 0,     /* no covering CRL: revocation_unknown (default) */
+    REVMISSING_IGNORE           /* no covering CRL: treat as not revoked */
+} kyso_rev_missing;
+
+typedef struct kyso_verifier {
+    kyso_trust *trust;                  /* owned */
+    kyso_class_rules *classes;          /* owned; NULL means the defaults */
+    kyso_limits lim;
+    kyso_algo_policy algo;
+    kyso_rev_missing rev_missing;
+    time_t at;                          /* validation time; 0 means now */
+} kyso_verifier;
+
+/* verifier_init - fills v with defaults and an empty trust store.
+ * Returns 0, or -1 when out of memory (v is then zeroed). */
+int verifier_init(kyso_verifier *v);
+/* verifier_free - releases what v owns; v is zeroed. */
+void verifier_free(kyso_verifier *v);
+/* verifier_time - the validation time: v->at, or now. */
+time_t verifier_time(const kyso_verifier *v);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * cmd-verify.c - "kyso verify": verify PDFs, detached or attached CMS and
+ * whole messages, and print one result per file, as a table for people or
+ * as one JSON object per line (--json) for scripts.  The contract (options,
+ * JSON fields, exit status) is in DESIGN.md and kyso(1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cert-class.h"
+#include "trust.h"
+#include "verify.h"
+
+/* parse_time - ISO 8601 "YYYY-MM-DDTHH:MM:SSZ" (or +hh:mm) or epoch seconds;
+ * returns 0 and sets *t, or -1. */
+static int parse_time(const char *s, time_t *t)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (*end == '\0' && n > 0) {
+        *t = (time_t)n;
+        return 0;
+    }
+    struct tm tm = {0};
+    int oh = 0, om = 0;
+    char sign = 'Z';
+    int k = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &sign, &oh, &om);
+    if (k < 3)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t base = timegm(&tm);
+    int off = (oh * 3600 + om * 60) * (sign == '-' ? -1 : sign == '+' ? 1 : 0);
+    *t = base - off;
+    return 0;
+}
+
+/* print_sig_line - one indented line per signature of the table output. */
+static void print_sig_line(const kyso_sig_result *s, int indent)
+{
+    printf("%*s- %s%s%s: %s (%s)", indent, "", s->field ? "field " : "",
+           s->field ? s->field : "", s->field ? "" : "signature",
+           verdict_name(reason_verdict(s->reason)), reason_name(s->reason));
+    if (s->signer.subject)
+        printf(", signer %s [%s]", s->signer.subject, cert_class_name(s->signer.cls));
+    if (s->signing_time[0])
+        printf(", signed %s", s->signing_time);
+    if (s->coverage)
+        printf(", covers %s", s->coverage);
+    if (s->subfilter)
+        printf(", %s", s->subfilter);
+    printf("\n");
+    if (s->reason != REASON_OK)
+        printf("%*s  %s / %s%s%s\n", indent, "", reason_text_vi(s->reason),
+               reason_text_en(s->reason), s->detail ? " - " : "", s->detail ? s->detail : "");
+}
+
+/* print_doc - the table form of one result, nested for attachments. */
+static void print_doc(const kyso_doc_result *d, const char *label, int indent)
+{
+    printf("%*s%s: %s (%s) [%s]\n", indent, "", label, verdict_name(reason_verdict(d->reason)),
+           reason_name(d->reason), kind_name(d->kind));
+    if (d->detail)
+        printf("%*s  %s / %s - %s\n", indent, "", reason_text_vi(d->reason),
+               reason_text_en(d->reason), d->detail);
+    else if (d->nsigs == 0 && d->reason != REASON_OK && d->natts == 0)
+        printf("%*s  %s / %s\n", indent, "", reason_text_vi(d->reason), reason_text_en(d->reason));
+    for (size_t i = 0; i < d->nsigs; i++)
+        print_sig_line(&d->sigs[i], indent + 2);
+    for (size_t i = 0; i < d->natts; i++)
+        print_doc(&d->atts[i], d->atts[i].name ? d->atts[i].name : "(attachment)", indent + 2);
+}
+
+struct verify_opts {
+    int json;
+    const char *content;
+};
+
+/* load_trust - apply one trust option; returns 0 or -1 after printing. */
+static int load_trust(kyso_verifier *v, int opt, const char *path)
+{
+    char err[512];
+    int n = opt == 'a' ? trust_add_anchors(v->trust, path, err, sizeof err)
+          : opt == 'i' ? trust_add_intermediates(v->trust, path, err, sizeof err)
+                       : trust_add_crls(v->trust, path, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "kyso verify: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* parse_opts - options into V and O; returns optind, or -1 after printing. */
+static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opts *o)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"trust-anchors", required_argument, NULL, 'a'},
+        {"intermediates", required_argument, NULL, 'i'},
+        {"crl", required_argument, NULL, 'c'},
+        {"at", required_argument, NULL, 't'},
+        {"content", required_argument, NULL, 'C'},
+        {"allow-missing-crl", no_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0}
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': o->json = 1; break;
+        case 'a': case 'i': case 'c':
+            if (load_trust(v, c, optarg) < 0)
+                return -1;
+            break;
+        case 't':
+            if (parse_time(optarg, &v->at) < 0) {
+                fprintf(stderr, "kyso verify: --at %s: not a time (2026-11-23T10:00:00Z)\n", optarg);
+                return -1;
+            }
+            break;
+        case 'C': o->content = optarg; break;
+        case 'M': v->rev_missing = REVMISSING_IGNORE; break;
+        default: return -1;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "kyso verify: no FILE given (kyso help)\n");
+        return -1;
+    }
+    return optind;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    kyso_verifier v;
+    struct verify_opts o = {0};
+    if (verifier_init(&v) < 0) {
+        fprintf(stderr, "kyso verify: out of memory\n");
+        return 2;
+    }
+    int first = parse_opts(argc, argv, &v, &o);
+    if (first < 0) {
+        verifier_free(&v);
+        return 2;
+    }
+    int status = 0;
+    for (int i = first; i < argc; i++) {
+        kyso_doc_result d;
+        char err[512];
+        if (verify_file(&v, argv[i], o.content, &d, err, sizeof err) < 0) {
+            fprintf(stderr, "kyso verify: %s\n", err);
+            status = 2;
+            continue;
+        }
+        kyso_verdict vd = reason_verdict(d.reason);
+        if (vd != VERDICT_VALID && vd != VERDICT_NONE && status == 0)
+            status = 1;
+        if (o.json) {
+            char *js = result_to_json(&d, argv[i]);
+            printf("%s\n", js ? js : "{}");
+            free(js);
+        } else {
+            print_doc(&d, argv[i], 0);
+        }
+        result_free_doc(&d);
+    }
+    verifier_free(&v);
+    return status;
+}

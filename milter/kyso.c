@@ -1,0 +1,35 @@
+/*
+ * kyso.c - the command line tool: "kyso verify ..." for postmasters and
+ * scripts.  Subcommands live in cmd-*.c; this file only dispatches and
+ * prints usage.  Exit status 2 means a usage or I/O error.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cmd-verify.h"
+
+static void kyso_usage(FILE *fp)
+{
+    fputs("usage: kyso verify [--json] [--trust-anchors P] [--intermediates P] [--crl P]\n"
+          "                   [--at TIME] [--content F] [--allow-missing-crl] FILE...\n"
+          "       kyso help\n"
+          "P is a PEM file or a folder of them; TIME is ISO 8601 (2026-11-23T10:00:00Z)\n"
+          "or seconds since 1970.  Exit 0: every FILE valid; 1: some are not; 2: error.\n"
+          "See kyso(1).\n", fp);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        kyso_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "verify") == 0)
+        return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        kyso_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "kyso: unknown command '%s'\n", argv[1]);
+    kyso_usage(stderr);
+    return 2;
+}

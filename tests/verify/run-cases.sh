@@ -1,0 +1,43 @@
+#!/bin/sh
+# run-cases.sh - the verifier against fixtures made at test time: builds the
+# test PKI and documents with independent tools (tests/fixtures), then runs
+# "kyso verify --json" on each file listed in cases.txt and checks the
+# verdict and reason the case expects.  Prints TAP.
+set -u
+top_srcdir=${top_srcdir:-.}
+KYSO=${KYSO:-./milter/kyso}
+out=${KYSO_FIXTURES:-$PWD/tests/out/fixtures}
+cases="$top_srcdir/tests/verify/cases.txt"
+
+if [ ! -f "$out/.done" ]; then
+    rm -rf "$out"
+    mkdir -p "$out"
+    if ! bash "$top_srcdir/tests/fixtures/mkfixtures.sh" "$out" >"$out.log" 2>&1; then
+        echo "1..1"
+        echo "not ok 1 - fixtures: tests/fixtures/mkfixtures.sh failed, see $out.log"
+        tail -20 "$out.log" | sed 's/^/# /'
+        exit 1
+    fi
+    touch "$out/.done"
+fi
+
+trust="--trust-anchors $out/pki/root.pem --intermediates $out/pki/sub.pem --crl $out/pki/crl"
+n=0
+fail=0
+plan=$(grep -cv '^[[:space:]]*\(#\|$\)' "$cases")
+echo "1..$plan"
+grep -v '^[[:space:]]*\(#\|$\)' "$cases" | while read -r file verdict reason rest; do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    got=$($KYSO verify --json $trust "$out/$file" 2>"$out/stderr.txt")
+    rc=$?
+    gv=$(printf '%s\n' "$got" | jq -r '.verdict + " " + .reason' 2>/dev/null | head -1)
+    if [ "$gv" = "$verdict $reason" ] && { [ $rc -eq 0 ] || [ $rc -eq 1 ]; }; then
+        echo "ok $n - $file: $verdict $reason"
+    else
+        echo "not ok $n - $file: expected $verdict $reason, got '${gv:-nothing}' (exit $rc)"
+        printf '%s\n' "$got" | head -c 1500 | sed 's/^/# /'
+        echo
+        sed 's/^/# stderr: /' "$out/stderr.txt" | head -5
+    fi
+done
