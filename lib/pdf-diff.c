@@ -88,11 +88,11 @@ static void mark_refs(struct diff *x, const char *u)
 static void roles_of_appearance(struct diff *x, qpdf_oh w)
 {
     pdf_doc *s = x->s;
-    qpdf_oh ap = qpdf_oh_get_key(s->q, w, "/AP");
+    qpdf_oh ap = pdf_get(s->q, w, "/AP");
     static const char *const k[] = {"/N", "/R", "/D"};
     set_role(x, ap, ROLE_APPEARANCE);
     for (size_t i = 0; i < 3; i++) {
-        qpdf_oh st = qpdf_oh_get_key(s->q, ap, k[i]);
+        qpdf_oh st = pdf_get(s->q, ap, k[i]);
         set_role(x, st, ROLE_APPEARANCE);
         if (qpdf_oh_is_dictionary(s->q, st) && !qpdf_oh_is_stream(s->q, st)) {
             qpdf_oh_begin_dict_key_iter(s->q, st);
@@ -101,7 +101,7 @@ static void roles_of_appearance(struct diff *x, qpdf_oh w)
             while (qpdf_oh_dict_more_keys(s->q) && n < 8)
                 snprintf(keys[n++], sizeof keys[0], "%s", qpdf_oh_dict_next_key(s->q));
             for (int j = 0; j < n; j++)
-                set_role(x, qpdf_oh_get_key(s->q, st, keys[j]), ROLE_APPEARANCE);
+                set_role(x, pdf_get(s->q, st, keys[j]), ROLE_APPEARANCE);
         }
     }
 }
@@ -119,7 +119,7 @@ static int roles_of_fields(struct diff *x, size_t max_depth)
         set_role(x, f->oh, r);
         if (r != ROLE_SIG_SIGNED)
             roles_of_appearance(x, f->oh);
-        qpdf_oh kids = qpdf_oh_get_key(x->s->q, f->oh, "/Kids");
+        qpdf_oh kids = pdf_get(x->s->q, f->oh, "/Kids");
         int n = qpdf_oh_is_array(x->s->q, kids) ? qpdf_oh_get_array_n_items(x->s->q, kids) : 0;
         for (int k = 0; k < n && k < 1000; k++) {
             qpdf_oh w = qpdf_oh_get_array_item(x->s->q, kids, k);
@@ -138,22 +138,22 @@ static int roles_collect(struct diff *x, size_t max_depth)
     pdf_doc *s = x->s;
     qpdf_oh root = qpdf_get_root(s->q);
     set_role(x, root, ROLE_CATALOG);
-    qpdf_oh form = qpdf_oh_get_key(s->q, root, "/AcroForm");
+    qpdf_oh form = pdf_get(s->q, root, "/AcroForm");
     set_role(x, form, ROLE_ACROFORM);
-    set_role(x, qpdf_oh_get_key(s->q, form, "/Fields"), ROLE_FIELDS);
-    qpdf_oh dss = qpdf_oh_get_key(s->q, root, "/DSS");
+    set_role(x, pdf_get(s->q, form, "/Fields"), ROLE_FIELDS);
+    qpdf_oh dss = pdf_get(s->q, root, "/DSS");
     set_role(x, dss, ROLE_DSS);
     static const char *const dk[] = {"/VRI", "/Certs", "/OCSPs", "/CRLs"};
     for (size_t i = 0; i < 4; i++)
-        set_role(x, qpdf_oh_get_key(s->q, dss, dk[i]), ROLE_DSS);
-    set_role(x, qpdf_oh_get_key(s->q, qpdf_get_trailer(s->q), "/Info"), ROLE_INFO);
+        set_role(x, pdf_get(s->q, dss, dk[i]), ROLE_DSS);
+    set_role(x, pdf_get(s->q, qpdf_get_trailer(s->q), "/Info"), ROLE_INFO);
     int npages = qpdf_get_num_pages(s->q);
     if (npages < 0)
         return -1;
     for (int i = 0; i < npages; i++) {
         qpdf_oh pg = qpdf_get_page_n(s->q, (size_t)i);
         set_role(x, pg, ROLE_PAGE);
-        set_role(x, qpdf_oh_get_key(s->q, pg, "/Annots"), ROLE_ANNOTS);
+        set_role(x, pdf_get(s->q, pg, "/Annots"), ROLE_ANNOTS);
     }
     return roles_of_fields(x, max_depth);
 }
@@ -166,14 +166,14 @@ static int roles_collect(struct diff *x, size_t max_depth)
 static int new_item_allowed(struct diff *x, qpdf_oh it, int annots)
 {
     pdf_doc *f = x->f;
-    qpdf_oh ft = qpdf_oh_get_key(f->q, it, "/FT");
+    qpdf_oh ft = pdf_get(f->q, it, "/FT");
     if (!qpdf_oh_is_name(f->q, ft))
-        ft = qpdf_oh_get_key(f->q, qpdf_oh_get_key(f->q, it, "/Parent"), "/FT");
+        ft = pdf_get(f->q, pdf_get(f->q, it, "/Parent"), "/FT");
     if (qpdf_oh_is_name_and_equals(f->q, ft, "/Sig"))
         return 1;
     if (!annots || x->p < 3)
         return 0;
-    qpdf_oh st = qpdf_oh_get_key(f->q, it, "/Subtype");
+    qpdf_oh st = pdf_get(f->q, it, "/Subtype");
     return !qpdf_oh_is_name_and_equals(f->q, st, "/Widget");
 }
 
@@ -240,8 +240,8 @@ static int dict_changes_allowed(struct diff *x, qpdf_oh a, qpdf_oh b,
         return 0;
     }
     for (int i = 0; i < n; i++) {
-        qpdf_oh va = qpdf_oh_get_key(x->s->q, a, keys[i]);
-        qpdf_oh vb = qpdf_oh_get_key(x->f->q, b, keys[i]);
+        qpdf_oh va = pdf_get(x->s->q, a, keys[i]);
+        qpdf_oh vb = pdf_get(x->f->q, b, keys[i]);
         if (same_value(x, va, vb))
             continue;
         if (grow && key_in(keys[i], grow) && array_grows(x, va, vb, annots))
@@ -286,8 +286,8 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
         n = n < 0 ? n : dict_keys(x->f, b, keys, 128, n);
         for (int i = 0; i < n; i++)
             if (key_in(keys[i], sig_fixed) &&
-                !same_value(x, qpdf_oh_get_key(x->s->q, a, keys[i]),
-                            qpdf_oh_get_key(x->f->q, b, keys[i]))) {
+                !same_value(x, pdf_get(x->s->q, a, keys[i]),
+                            pdf_get(x->f->q, b, keys[i]))) {
                 snprintf(bad, 64, "%.60s", keys[i]);
                 return 0;
             }
@@ -339,6 +339,19 @@ static const char *const role_names[] = {
     "document information", "DSS"
 };
 
+/* describe_object - a word for S object A with role R: its role, else its
+ * /Type, else "content stream" or "object". */
+static void describe_object(struct diff *x, enum role r, qpdf_oh a, char what[64])
+{
+    qpdf_oh t = pdf_get(x->s->q, a, "/Type");
+    if (r != ROLE_NONE)
+        snprintf(what, 64, "%s", role_names[r]);
+    else if (qpdf_oh_is_name(x->s->q, t))
+        snprintf(what, 64, "%.60s", qpdf_oh_get_name(x->s->q, t) + 1);
+    else
+        snprintf(what, 64, "%s", qpdf_oh_is_stream(x->s->q, a) ? "stream" : "object");
+}
+
 /* compare_id - judge object ID (generation GEN); 0 allowed, 1 not, -1 error. */
 static int compare_id(struct diff *x, int id, int gen)
 {
@@ -361,8 +374,10 @@ static int compare_id(struct diff *x, int id, int gen)
         qpdf_oh_release(x->f->q, b);
         return d < 0 ? -1 : 0;
     }
+    char what[64];
+    describe_object(x, r, a, what);
     snprintf(x->detail, x->dlen, "object %d (%s) changed after signing%s%s%s", id,
-             role_names[r], bad[0] ? ": " : "", bad, x->p == 1 ? " (DocMDP P=1)" : "");
+             what, bad[0] ? ": " : "", bad, x->p == 1 ? " (DocMDP P=1)" : "");
     return 1;
 }
 
@@ -389,8 +404,8 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail
         snprintf(detail, dlen, "out of memory");
         goto out;
     }
-    if (!same_value(&x, qpdf_oh_get_key(s->q, qpdf_get_trailer(s->q), "/Root"),
-                    qpdf_oh_get_key(f->q, qpdf_get_trailer(f->q), "/Root"))) {
+    if (!same_value(&x, pdf_get(s->q, qpdf_get_trailer(s->q), "/Root"),
+                    pdf_get(f->q, qpdf_get_trailer(f->q), "/Root"))) {
         snprintf(detail, dlen, "the document catalog was replaced after signing");
         rc = 1;
         goto out;

@@ -36,8 +36,8 @@ int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
     qpdf_silence_errors(d->q);
     qpdf_set_suppress_warnings(d->q, QPDF_TRUE);
     qpdf_set_attempt_recovery(d->q, QPDF_FALSE);
-    if (qpdf_read_memory(d->q, "pdf", (const char *)buf, len, "") & QPDF_ERRORS ||
-        doc_error(d, err, errlen)) {
+    QPDF_ERROR_CODE rc = qpdf_read_memory(d->q, "pdf", (const char *)buf, len, "");
+    if (doc_error(d, err, errlen) || (rc & QPDF_ERRORS)) {
         if (!err[0])
             snprintf(err, errlen, "cannot parse the file");
         pdf_doc_close(d);
@@ -49,7 +49,7 @@ int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
         return -1;
     }
     qpdf_oh tr = qpdf_get_trailer(d->q);
-    qpdf_oh sz = qpdf_oh_get_key(d->q, tr, "/Size");
+    qpdf_oh sz = pdf_get(d->q, tr, "/Size");
     long long size = qpdf_oh_is_integer(d->q, sz) ? qpdf_oh_get_int_value(d->q, sz) : -1;
     if (size < 1 || (unsigned long long)size > max_objects) {
         snprintf(err, errlen, "trailer /Size %lld is missing or over the limit %zu",
@@ -59,6 +59,15 @@ int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
     }
     d->size = (int)size;
     return 0;
+}
+
+qpdf_oh pdf_get(qpdf_data q, qpdf_oh oh, const char *key)
+{
+    if (qpdf_oh_is_stream(q, oh))
+        return qpdf_oh_get_key(q, qpdf_oh_get_dict(q, oh), key);
+    if (qpdf_oh_is_dictionary(q, oh))
+        return qpdf_oh_get_key(q, oh, key);
+    return qpdf_oh_new_null(q);
 }
 
 int pdf_doc_check(pdf_doc *d, char *err, size_t errlen)
@@ -86,7 +95,7 @@ struct field_walk {
 /* field_partial_name - the /T of FIELD as UTF-8 (malloc'd), or NULL. */
 static char *field_partial_name(pdf_doc *d, qpdf_oh field)
 {
-    qpdf_oh t = qpdf_oh_get_key(d->q, field, "/T");
+    qpdf_oh t = pdf_get(d->q, field, "/T");
     if (!qpdf_oh_is_string(d->q, t))
         return NULL;
     return strdup(qpdf_oh_get_utf8_value(d->q, t));
@@ -120,7 +129,7 @@ static int field_add(struct field_walk *w, qpdf_oh f, char *name, int is_sig)
     }
     o->f = n;
     pdf_doc *d = w->d;
-    qpdf_oh v = qpdf_oh_get_key(d->q, f, "/V");
+    qpdf_oh v = pdf_get(d->q, f, "/V");
     n[o->n].oh = f;
     n[o->n].objid = qpdf_oh_is_indirect(d->q, f) ? qpdf_oh_get_object_id(d->q, f) : 0;
     n[o->n].name = name;
@@ -174,10 +183,10 @@ static int field_walk_node(struct field_walk *w, qpdf_oh f, const char *parent,
     char *part = field_partial_name(d, f);
     char *name = field_join(parent, part);
     free(part);
-    qpdf_oh ft = qpdf_oh_get_key(d->q, f, "/FT");
+    qpdf_oh ft = pdf_get(d->q, f, "/FT");
     int is_sig = qpdf_oh_is_name(d->q, ft) ? qpdf_oh_is_name_and_equals(d->q, ft, "/Sig")
                                             : parent_sig;
-    qpdf_oh kids = qpdf_oh_get_key(d->q, f, "/Kids");
+    qpdf_oh kids = pdf_get(d->q, f, "/Kids");
     int nkids = qpdf_oh_is_array(d->q, kids) ? qpdf_oh_get_array_n_items(d->q, kids) : 0;
     int field_kids = 0;
     for (int i = 0; i < nkids; i++) {
@@ -206,10 +215,10 @@ int pdf_fields_collect(pdf_doc *d, size_t max_depth, size_t max_fields,
 {
     memset(out, 0, sizeof *out);
     qpdf_oh root = qpdf_get_root(d->q);
-    qpdf_oh form = qpdf_oh_get_key(d->q, root, "/AcroForm");
+    qpdf_oh form = pdf_get(d->q, root, "/AcroForm");
     if (!qpdf_oh_is_dictionary(d->q, form))
         return 0;
-    qpdf_oh fields = qpdf_oh_get_key(d->q, form, "/Fields");
+    qpdf_oh fields = pdf_get(d->q, form, "/Fields");
     if (!qpdf_oh_is_array(d->q, fields))
         return 0;
     struct field_walk w = {d, calloc((size_t)d->size, 1), max_depth, max_fields,

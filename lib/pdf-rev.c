@@ -20,11 +20,14 @@ static int revs_push(pdf_revs *r, size_t end)
     return 0;
 }
 
-/* has_startxref - is "startxref" within the 1024 bytes before POS? */
-static int has_startxref(const unsigned char *buf, size_t pos)
+/* has_startxref - is "startxref" within the 1024 bytes before POS and
+ * after FLOOR (the end of the previous revision)? */
+static int has_startxref(const unsigned char *buf, size_t floor, size_t pos)
 {
     size_t from = pos > 1024 ? pos - 1024 : 0;
-    return memmem(buf + from, pos - from, "startxref", 9) != NULL;
+    if (from < floor)
+        from = floor;
+    return pos > from && memmem(buf + from, pos - from, "startxref", 9) != NULL;
 }
 
 int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r)
@@ -37,7 +40,7 @@ int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r)
             break;
         size_t at = (size_t)(m - buf), end = at + 5;
         pos = end;
-        if (!has_startxref(buf, at))
+        if (!has_startxref(buf, r->n ? r->end[r->n - 1] : 0, at))
             continue;
         if (end < len && buf[end] == '\r')
             end++;
@@ -53,6 +56,15 @@ int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r)
         }
     }
     return 0;
+}
+
+size_t pdf_revs_tail(const pdf_revs *r, const unsigned char *buf, size_t len)
+{
+    size_t end = r->n ? r->end[r->n - 1] : 0;
+    while (len > end && (buf[len - 1] == ' ' || buf[len - 1] == '\r' ||
+                         buf[len - 1] == '\n' || buf[len - 1] == '\0' || buf[len - 1] == '\t'))
+        len--;
+    return len - end;
 }
 
 long pdf_revs_index(const pdf_revs *r, size_t end)

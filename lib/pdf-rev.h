@@ -15,9 +15,15 @@ typedef struct pdf_revs {
 
 /* pdf_revs_find - fill R with the revision ends of BUF.  An end is the
  * offset after "%%EOF" and its optional CR, LF or CRLF, when "startxref"
- * appears within the 1024 bytes before the marker.  Returns 0, -1 when out of memory, -2 when more than MAX
+ * appears within the 1024 bytes before the marker and after the end of
+ * the previous revision.  Returns 0, -1 when out of memory, -2 when more than MAX
  * revisions were found (R is empty on failure). */
 int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r);
+
+/* pdf_revs_tail - how many bytes, white space aside, follow the end of the
+ * last revision: data no cross-reference covers, which a repairing viewer
+ * might still show.  0 for a well-formed file. */
+size_t pdf_revs_tail(const pdf_revs *r, const unsigned char *buf, size_t len);
 
 /* pdf_revs_index - index (0-based) of the revision ending at END, or -1
  * when END is not the end of a revision. */

@@ -48,7 +48,7 @@ static kyso_reason sig_fail(kyso_sig_result *s, kyso_reason r, const char *why)
  * not an array of exactly four non-negative integers. */
 static int byterange_get(pdf_doc *d, qpdf_oh sig, long long br[4])
 {
-    qpdf_oh a = qpdf_oh_get_key(d->q, sig, "/ByteRange");
+    qpdf_oh a = pdf_get(d->q, sig, "/ByteRange");
     if (!qpdf_oh_is_array(d->q, a) || qpdf_oh_get_array_n_items(d->q, a) != 4)
         return -1;
     for (int i = 0; i < 4; i++) {
@@ -101,15 +101,15 @@ static int gap_matches_contents(const unsigned char *buf, size_t a, size_t b,
 /* sig_docmdp - the DocMDP P of signature dictionary SIG, or 0. */
 static int sig_docmdp(pdf_doc *d, qpdf_oh sig)
 {
-    qpdf_oh refs = qpdf_oh_get_key(d->q, sig, "/Reference");
+    qpdf_oh refs = pdf_get(d->q, sig, "/Reference");
     int n = qpdf_oh_is_array(d->q, refs) ? qpdf_oh_get_array_n_items(d->q, refs) : 0;
     for (int i = 0; i < n; i++) {
         qpdf_oh r = qpdf_oh_get_array_item(d->q, refs, i);
-        qpdf_oh tm = qpdf_oh_get_key(d->q, r, "/TransformMethod");
+        qpdf_oh tm = pdf_get(d->q, r, "/TransformMethod");
         if (!qpdf_oh_is_name_and_equals(d->q, tm, "/DocMDP"))
             continue;
-        qpdf_oh tp = qpdf_oh_get_key(d->q, r, "/TransformParams");
-        qpdf_oh p = qpdf_oh_get_key(d->q, tp, "/P");
+        qpdf_oh tp = pdf_get(d->q, r, "/TransformParams");
+        qpdf_oh p = pdf_get(d->q, tp, "/P");
         long long pv = qpdf_oh_is_integer(d->q, p) ? qpdf_oh_get_int_value(d->q, p) : 2;
         return pv >= 1 && pv <= 3 ? (int)pv : 2;
     }
@@ -164,7 +164,7 @@ static int same_sig_in_prefix(struct pdf_check *c, pdf_doc *s, qpdf_oh sig, int 
         ssig = qpdf_get_object_by_id(s->q, qpdf_oh_get_object_id(f->q, sig),
                                      qpdf_oh_get_generation(f->q, sig));
     } else if (fid > 0) {
-        ssig = qpdf_oh_get_key(s->q, qpdf_get_object_by_id(s->q, fid, 0), "/V");
+        ssig = pdf_get(s->q, qpdf_get_object_by_id(s->q, fid, 0), "/V");
     } else {
         return 0;
     }
@@ -172,8 +172,8 @@ static int same_sig_in_prefix(struct pdf_check *c, pdf_doc *s, qpdf_oh sig, int 
         return 0;
     static const char *const keys[] = {"/ByteRange", "/Contents", "/SubFilter"};
     for (size_t i = 0; i < 3; i++) {
-        char *a = strdup(qpdf_oh_unparse(f->q, qpdf_oh_get_key(f->q, sig, keys[i])));
-        const char *b = qpdf_oh_unparse(s->q, qpdf_oh_get_key(s->q, ssig, keys[i]));
+        char *a = strdup(qpdf_oh_unparse(f->q, pdf_get(f->q, sig, keys[i])));
+        const char *b = qpdf_oh_unparse(s->q, pdf_get(s->q, ssig, keys[i]));
         int same = a && strcmp(a, b) == 0;
         free(a);
         if (!same)
@@ -268,11 +268,11 @@ static void set_coverage(struct pdf_check *c, size_t end, kyso_sig_result *out)
 static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_result *out)
 {
     pdf_doc *d = &c->final;
-    qpdf_oh sig = qpdf_oh_get_key(d->q, f->oh, "/V");
+    qpdf_oh sig = pdf_get(d->q, f->oh, "/V");
     out->field = f->name ? strdup(f->name) : NULL;
     if (!qpdf_oh_is_dictionary(d->q, sig))
         return sig_fail(out, REASON_MALFORMED, "the signature value is not a dictionary");
-    qpdf_oh sf = qpdf_oh_get_key(d->q, sig, "/SubFilter");
+    qpdf_oh sf = pdf_get(d->q, sig, "/SubFilter");
     if (!qpdf_oh_is_name(d->q, sf))
         return sig_fail(out, REASON_MALFORMED, "the signature has no /SubFilter");
     const char *subfilter = qpdf_oh_get_name(d->q, sf);
@@ -280,11 +280,11 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     char subf[128];
     snprintf(subf, sizeof subf, "%s", subfilter);
     out->docmdp = sig_docmdp(d, sig);
-    qpdf_oh m = qpdf_oh_get_key(d->q, sig, "/M");
+    qpdf_oh m = pdf_get(d->q, sig, "/M");
     char mtime[40] = "";
     if (qpdf_oh_is_string(d->q, m))
         pdf_date_to_iso(qpdf_oh_get_utf8_value(d->q, m), mtime, sizeof mtime);
-    qpdf_oh co = qpdf_oh_get_key(d->q, sig, "/Contents");
+    qpdf_oh co = pdf_get(d->q, sig, "/Contents");
     if (!qpdf_oh_is_string(d->q, co))
         return sig_fail(out, REASON_MALFORMED, "the signature has no /Contents string");
     size_t clen = 0;
@@ -314,8 +314,8 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
  * /Perms /DocMDP names, or 0. */
 static int find_certification(pdf_doc *d)
 {
-    qpdf_oh perms = qpdf_oh_get_key(d->q, qpdf_get_root(d->q), "/Perms");
-    qpdf_oh sig = qpdf_oh_get_key(d->q, perms, "/DocMDP");
+    qpdf_oh perms = pdf_get(d->q, qpdf_get_root(d->q), "/Perms");
+    qpdf_oh sig = pdf_get(d->q, perms, "/DocMDP");
     return qpdf_oh_is_dictionary(d->q, sig) ? sig_docmdp(d, sig) : 0;
 }
 
@@ -331,6 +331,7 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
     c->certified_p = find_certification(&c->final);
     size_t nsig = 0;
     kyso_reason r = REASON_OK;
+    size_t tail = pdf_revs_tail(&c->revs, c->buf, c->len);
     for (size_t i = 0; i < fs.n && r == REASON_OK; i++) {
         if (!fs.f[i].is_sig || !fs.f[i].has_value)
             continue;
@@ -347,6 +348,11 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
             check_one(c, &fs.f[i], s);
     }
     pdf_fields_free(&fs);
+    if (r == REASON_OK && nsig > 0 && tail > 0) {
+        result_set_detail(&out->detail, "%zu bytes follow the last revision without a "
+                          "cross-reference: content added after signing", tail);
+        r = REASON_MODIFIED_AFTER_SIGNING;
+    }
     if (r == REASON_OK && pdf_doc_check(&c->final, err, sizeof err) < 0) {
         result_set_detail(&out->detail, "%s", err);
         r = REASON_MALFORMED;

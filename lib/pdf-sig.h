@@ -37,6 +37,11 @@ int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
 int pdf_doc_check(pdf_doc *d, char *err, size_t errlen);
 void pdf_doc_close(pdf_doc *d);
 
+/* pdf_get - the value of KEY in dictionary (or stream dictionary) OH, or
+ * a null object when OH is neither: asking qpdf for a key of something
+ * else would raise a warning, and warnings mean a damaged file to us. */
+qpdf_oh pdf_get(qpdf_data q, qpdf_oh oh, const char *key);
+
 /* pdf_fields_collect - every terminal field of the AcroForm tree, in
  * document order, at most MAX_DEPTH deep and MAX_FIELDS many.  A field
  * visited twice (a reference loop) or a tree too deep is an error.
