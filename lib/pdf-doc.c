@@ -70,6 +70,18 @@ qpdf_oh pdf_get(qpdf_data q, qpdf_oh oh, const char *key)
     return qpdf_oh_new_null(q);
 }
 
+int pdf_doc_scan(pdf_doc *d, char *err, size_t errlen)
+{
+    for (int id = 1; id < d->size; id++) {
+        qpdf_oh oh = qpdf_get_object_by_id(d->q, id, 0);
+        (void)qpdf_oh_get_type_code(d->q, oh);
+        qpdf_oh_release(d->q, oh);
+        if (doc_error(d, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 int pdf_doc_check(pdf_doc *d, char *err, size_t errlen)
 {
     return doc_error(d, err, errlen) ? -1 : 0;

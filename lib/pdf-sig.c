@@ -353,6 +353,10 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
                           "cross-reference: content added after signing", tail);
         r = REASON_MODIFIED_AFTER_SIGNING;
     }
+    if (r == REASON_OK && nsig > 0 && pdf_doc_scan(&c->final, err, sizeof err) < 0) {
+        result_set_detail(&out->detail, "%s", err);
+        r = REASON_MALFORMED;
+    }
     if (r == REASON_OK && pdf_doc_check(&c->final, err, sizeof err) < 0) {
         result_set_detail(&out->detail, "%s", err);
         r = REASON_MALFORMED;

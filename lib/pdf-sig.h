@@ -32,6 +32,12 @@ typedef struct pdf_fields {
  * Returns 0, or -1 with the parser's message in err (doc closed). */
 int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
                  size_t max_objects, char *err, size_t errlen);
+/* pdf_doc_scan - parse every object of the cross-reference once, so that
+ * damage anywhere (bad stream lengths, nesting beyond qpdf's limit, broken
+ * objects no signature check touched) is found.  Stream data is not read.
+ * Returns 0, or -1 with the parser's message in err. */
+int pdf_doc_scan(pdf_doc *d, char *err, size_t errlen);
+
 /* pdf_doc_check - 0 while no parse error or warning happened since open;
  * -1 with the message in err otherwise. */
 int pdf_doc_check(pdf_doc *d, char *err, size_t errlen);
