@@ -289,6 +289,8 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
         return sig_fail(out, REASON_MALFORMED, "the signature has no /Contents string");
     size_t clen = 0;
     const char *cv = qpdf_oh_get_binary_string_value(d->q, co, &clen);
+    if (clen == 0)
+        return sig_fail(out, REASON_MALFORMED, "the signature has an empty /Contents");
     unsigned char *contents = malloc(clen ? clen : 1);
     if (contents == NULL)
         return sig_fail(out, REASON_INTERNAL_ERROR, "out of memory");

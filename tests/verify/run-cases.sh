@@ -21,19 +21,33 @@ if [ ! -f "$out/.done" ]; then
     touch "$out/.done"
 fi
 
-trust="--trust-anchors $out/pki/root.pem --intermediates $out/pki/sub.pem --crl $out/pki/crl"
+# case_opts REST - kyso options for the words before '#': crl=DIR replaces
+# the CRL folder, at=TIME sets --at, other words are passed as they are.
+case_opts() {
+    crl=$out/pki/crl
+    extra=""
+    for w in $(printf '%s\n' "$1" | sed 's/#.*//'); do
+        case $w in
+            crl=*) crl=$out/${w#crl=} ;;
+            at=*) extra="$extra --at ${w#at=}" ;;
+            *) extra="$extra $w" ;;
+        esac
+    done
+    echo "--trust-anchors $out/pki/root.pem --intermediates $out/pki/sub.pem --crl $crl$extra"
+}
 n=0
 fail=0
 plan=$(grep -cv '^[[:space:]]*\(#\|$\)' "$cases")
 echo "1..$plan"
 grep -v '^[[:space:]]*\(#\|$\)' "$cases" | while read -r file verdict reason rest; do
     n=$((n + 1))
+    opts=$(case_opts "$rest")
     # shellcheck disable=SC2086
-    got=$($KYSO verify --json $trust "$out/$file" 2>"$out/stderr.txt")
+    got=$($KYSO verify --json $opts "$out/$file" 2>"$out/stderr.txt")
     rc=$?
     gv=$(printf '%s\n' "$got" | jq -r '.verdict + " " + .reason' 2>/dev/null | head -1)
     if [ "$gv" = "$verdict $reason" ] && { [ $rc -eq 0 ] || [ $rc -eq 1 ]; }; then
-        echo "ok $n - $file: $verdict $reason"
+        echo "ok $n - $file: $verdict $reason${rest:+ ($(printf '%s' "$rest" | sed 's/#.*//;s/ *$//'))}"
     else
         echo "not ok $n - $file: expected $verdict $reason, got '${gv:-nothing}' (exit $rc)"
         printf '%s\n' "$got" | head -c 1500 | sed 's/^/# /'
