@@ -19,7 +19,8 @@
 
 enum role {
     ROLE_NONE = 0, ROLE_CATALOG, ROLE_ACROFORM, ROLE_FIELDS, ROLE_PAGE, ROLE_ANNOTS,
-    ROLE_SIG_EMPTY, ROLE_SIG_SIGNED, ROLE_FORM_FIELD, ROLE_APPEARANCE, ROLE_INFO, ROLE_DSS
+    ROLE_SIG_EMPTY, ROLE_SIG_SIGNED, ROLE_FORM_FIELD, ROLE_APPEARANCE, ROLE_INFO, ROLE_DSS,
+    ROLE_METADATA
 };
 
 struct diff {
@@ -147,6 +148,7 @@ static int roles_collect(struct diff *x, size_t max_depth)
     for (size_t i = 0; i < 4; i++)
         set_role(x, pdf_get(s->q, dss, dk[i]), ROLE_DSS);
     set_role(x, pdf_get(s->q, qpdf_get_trailer(s->q), "/Info"), ROLE_INFO);
+    set_role(x, pdf_get(s->q, root, "/Metadata"), ROLE_METADATA);
     int npages = qpdf_get_num_pages(s->q);
     if (npages < 0)
         return -1;
@@ -257,16 +259,16 @@ static int dict_changes_allowed(struct diff *x, qpdf_oh a, qpdf_oh b,
 /* change_allowed - may S object A become F object B, given its ROLE? */
 static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, char *bad)
 {
-    static const char *const cat_p1[] = {"/DSS", "/Extensions", NULL};
-    static const char *const cat[] = {"/DSS", "/Extensions", "/AcroForm", NULL};
+    static const char *const cat_p1[] = {"/DSS", "/Extensions", "/Metadata", NULL};
+    static const char *const cat[] = {"/DSS", "/Extensions", "/Metadata", "/AcroForm", NULL};
     static const char *const form[] = {"/SigFlags", "/DR", "/DA", "/NeedAppearances", NULL};
     static const char *const fields[] = {"/Fields", NULL};
     static const char *const annots[] = {"/Annots", NULL};
     static const char *const sig_fixed[] = {"/FT", "/T", "/Parent", "/Kids", "/Lock", "/Ff", NULL};
     static const char *const filling[] = {"/V", "/AP", "/AS", NULL};
     switch (r) {
-    case ROLE_INFO: case ROLE_DSS:
-        return 1;
+    case ROLE_INFO: case ROLE_DSS: case ROLE_METADATA:
+        return 1;   /* never rendered: signers update dates and LTV data */
     case ROLE_CATALOG:
         return dict_changes_allowed(x, a, b, x->p == 1 ? cat_p1 : cat, NULL, 0, bad);
     case ROLE_ACROFORM:
@@ -336,7 +338,7 @@ static int object_differs(struct diff *x, qpdf_oh a, qpdf_oh b)
 static const char *const role_names[] = {
     "object", "catalog", "AcroForm", "field list", "page", "annotation list",
     "empty signature field", "signed signature field", "form field", "appearance",
-    "document information", "DSS"
+    "document information", "DSS", "XMP metadata"
 };
 
 /* describe_object - a word for S object A with role R: its role, else its

@@ -93,6 +93,26 @@ static int load_trust(kyso_verifier *v, int opt, const char *path)
     return 0;
 }
 
+/* add_class_rule - "--class-rule 'FIELD PREFIX CLASS'"; 0, or -1 after printing. */
+static int add_class_rule(kyso_verifier *v, const char *arg)
+{
+    char field[16], prefix[128], cls[16], err[256];
+    if (sscanf(arg, "%15s %127s %15s", field, prefix, cls) != 3) {
+        fprintf(stderr, "kyso verify: --class-rule '%s': want 'FIELD PREFIX CLASS', "
+                "e.g. 'uid MST: organisation'\n", arg);
+        return -1;
+    }
+    if (v->classes == NULL && (v->classes = class_rules_default()) == NULL) {
+        fprintf(stderr, "kyso verify: out of memory\n");
+        return -1;
+    }
+    if (class_rules_add(v->classes, field, prefix, cls, err, sizeof err) < 0) {
+        fprintf(stderr, "kyso verify: --class-rule '%s': %s\n", arg, err);
+        return -1;
+    }
+    return 0;
+}
+
 /* parse_opts - options into V and O; returns optind, or -1 after printing. */
 static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opts *o)
 {
@@ -104,6 +124,7 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
         {"at", required_argument, NULL, 't'},
         {"content", required_argument, NULL, 'C'},
         {"allow-missing-crl", no_argument, NULL, 'M'},
+        {"class-rule", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}
     };
     int c;
@@ -122,6 +143,10 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
             break;
         case 'C': o->content = optarg; break;
         case 'M': v->rev_missing = REVMISSING_IGNORE; break;
+        case 'R':
+            if (add_class_rule(v, optarg) < 0)
+                return -1;
+            break;
         default: return -1;
         }
     }
