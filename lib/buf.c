@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -126,45 +127,49 @@ void buf_free(kyso_buf *b)
     memset(b, 0, sizeof *b);
 }
 
-int buf_read_file(const char *path, size_t max, unsigned char **out, size_t *len)
+int buf_map_file(const char *path, size_t max, const unsigned char **out, size_t *len)
 {
+    static const unsigned char empty[1];
     *out = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int e = errno ? errno : EINVAL;
-        if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
-            e = EISDIR;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
         close(fd);
         errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         return -1;
     }
     if ((uintmax_t)st.st_size > max) {
         close(fd);
         return -2;
     }
-    size_t size = (size_t)st.st_size;
-    unsigned char *p = malloc(size + 1);
-    if (p == NULL) {
+    if (st.st_size == 0) {
         close(fd);
-        errno = ENOMEM;
+        *out = empty;
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        errno = e;
         return -1;
     }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, p + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    p[got] = '\0';
     *out = p;
-    *len = got;
+    *len = (size_t)st.st_size;
     return 0;
+}
+
+void buf_unmap_file(const unsigned char *p, size_t len)
+{
+    if (p != NULL && len > 0)
+        munmap((void *)p, len);
 }

@@ -1,6 +1,6 @@
 /*
- * buf.h - a growable byte buffer and whole-file reading with a size bound.
- * Used for JSON output and for reading documents; never prints.
+ * buf.h - a growable byte buffer, and mapping whole files with a size
+ * bound.  Used for JSON output and for reading documents; never prints.
  */
 #ifndef KYSO_BUF_H
 #define KYSO_BUF_H
@@ -25,9 +25,12 @@ int buf_append_json_string(kyso_buf *b, const char *s);
 char *buf_steal(kyso_buf *b);
 void buf_free(kyso_buf *b);
 
-/* buf_read_file - read all of PATH into *out (malloc'd, NUL-terminated
- * for convenience) if it is at most MAX bytes.  Returns 0; -1 with errno
- * set on I/O error; -2 when the file is larger than MAX. */
-int buf_read_file(const char *path, size_t max, unsigned char **out, size_t *len);
+/* buf_map_file - map all of PATH read-only into *out if it is at most MAX
+ * bytes (no copy: documents are read at memory speed).  Returns 0; -1 with
+ * errno set on I/O error; -2 when the file is larger than MAX.  Release
+ * with buf_unmap_file(*out, *len); the file must not be truncated while
+ * mapped (a reader of files that others may rewrite should copy). */
+int buf_map_file(const char *path, size_t max, const unsigned char **out, size_t *len);
+void buf_unmap_file(const unsigned char *p, size_t len);
 
 #endif

@@ -20,6 +20,22 @@ static int revs_push(pdf_revs *r, size_t end)
     return 0;
 }
 
+/* find_eof_marker - the first "%%EOF" in BUF[pos, len), or NULL.  memchr
+ * for '%' runs at memory speed on the binary streams that fill big PDFs,
+ * where memmem would compare at every byte. */
+static const unsigned char *find_eof_marker(const unsigned char *buf, size_t pos, size_t len)
+{
+    while (pos + 5 <= len) {
+        const unsigned char *m = memchr(buf + pos, '%', len - pos - 4);
+        if (m == NULL)
+            return NULL;
+        if (memcmp(m, "%%EOF", 5) == 0)
+            return m;
+        pos = (size_t)(m - buf) + 1;
+    }
+    return NULL;
+}
+
 /* has_startxref - is "startxref" within the 1024 bytes before POS and
  * after FLOOR (the end of the previous revision)? */
 static int has_startxref(const unsigned char *buf, size_t floor, size_t pos)
@@ -35,7 +51,7 @@ int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r)
     memset(r, 0, sizeof *r);
     size_t pos = 0;
     for (;;) {
-        const unsigned char *m = memmem(buf + pos, len - pos, "%%EOF", 5);
+        const unsigned char *m = find_eof_marker(buf, pos, len);
         if (m == NULL)
             break;
         size_t at = (size_t)(m - buf), end = at + 5;

@@ -97,11 +97,11 @@ static char *strip_p7s(const char *path)
     return strndup(path, n - 4);
 }
 
-/* read_bounded - read PATH into *p; -1 with err filled on failure. */
-static int read_bounded(const char *path, size_t max, unsigned char **p, size_t *len,
+/* read_bounded - map PATH into *p; -1 with err filled on failure. */
+static int read_bounded(const char *path, size_t max, const unsigned char **p, size_t *len,
                         char *err, size_t errlen)
 {
-    int rc = buf_read_file(path, max, p, len);
+    int rc = buf_map_file(path, max, p, len);
     if (rc == -2)
         snprintf(err, errlen, "%s: larger than %zu bytes (limit)", path, max);
     else if (rc < 0)
@@ -112,7 +112,7 @@ static int read_bounded(const char *path, size_t max, unsigned char **p, size_t 
 int verify_file(const kyso_verifier *v, const char *path, const char *content_path,
                 kyso_doc_result *out, char *err, size_t errlen)
 {
-    unsigned char *buf = NULL, *content = NULL;
+    const unsigned char *buf = NULL, *content = NULL;
     size_t len = 0, clen = 0;
     memset(out, 0, sizeof *out);
     size_t max = v->lim.max_message_size > v->lim.max_doc_size ? v->lim.max_message_size
@@ -131,7 +131,7 @@ int verify_file(const kyso_verifier *v, const char *path, const char *content_pa
         if (out->name == NULL)
             out->name = strdup(base ? base + 1 : path);
     }
-    free(buf);
-    free(content);
+    buf_unmap_file(buf, len);
+    buf_unmap_file(content, clen);
     return rc;
 }
