@@ -170,7 +170,8 @@ static kyso_reason cms_get_message_digest(cms_job *j, CMS_SignerInfo *si,
 }
 
 /* cms_digest_spans - hash SPANS with MD into OUT (EVP_MAX_MD_SIZE bytes),
- * *outlen bytes.  Returns 0, or -1 on an OpenSSL failure. */
+ * *outlen bytes; SHAKE256 gives the 64 bytes RFC 8419 fixes for CMS.
+ * Returns 0, or -1 on an OpenSSL failure. */
 static int cms_digest_spans(const EVP_MD *md, const kyso_span *spans, size_t n,
                             unsigned char *out, unsigned int *outlen)
 {
@@ -181,7 +182,12 @@ static int cms_digest_spans(const EVP_MD *md, const kyso_span *spans, size_t n,
     for (i = 0; ok && i < n; i++)
         if (spans[i].len > 0)
             ok = EVP_DigestUpdate(ctx, spans[i].p, spans[i].len) == 1;
-    ok = ok && EVP_DigestFinal_ex(ctx, out, outlen) == 1;
+    if (ok && EVP_MD_get_type(md) == NID_shake256) {
+        ok = EVP_DigestFinalXOF(ctx, out, 64) == 1;
+        *outlen = 64;
+    } else {
+        ok = ok && EVP_DigestFinal_ex(ctx, out, outlen) == 1;
+    }
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     return ok ? 0 : -1;

@@ -10,7 +10,10 @@
  * anything without an allowed role is modified_after_signing.  New objects
  * matter only through a reference, so new references are judged where they
  * appear, and a reference the signed revision left dangling may not be
- * filled in later.  Never prints.
+ * filled in later.  Two rules close the "sneaky" overlays: an empty
+ * signature field's widget may change only in the update that signs it
+ * (and never moves), and an appearance stream may change in place only if
+ * nothing but fields and widgets uses it.  Never prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +26,15 @@ enum role {
     ROLE_METADATA
 };
 
+#define REF_ANY     1   /* some S object refers to the id */
+#define REF_FOREIGN 2   /* an S object other than a field, widget or appearance does */
+
 struct diff {
     pdf_doc *s, *f;
     int p;                      /* DocMDP permission, 1..3 */
     unsigned char *role;        /* per object id of S */
-    unsigned char *referenced;  /* ids referenced from S objects */
+    unsigned char *referenced;  /* REF_* flags per id, from S objects */
+    unsigned char *ap_changed;  /* appearance streams changed in place */
     unsigned char *added;       /* ids that exist in F only */
     char *detail;
     size_t dlen;
@@ -65,8 +72,12 @@ static void set_role(struct diff *x, qpdf_oh oh, enum role r)
 /* mark_refs - note the object id of every "N G R" in the unparsed text U
  * as referenced.  Text inside strings may match too; that only makes the
  * check stricter. */
-static void mark_refs(struct diff *x, const char *u)
+static void mark_refs(struct diff *x, const char *u, enum role from)
 {
+    unsigned char flag = REF_ANY;
+    if (from != ROLE_FORM_FIELD && from != ROLE_SIG_EMPTY && from != ROLE_SIG_SIGNED &&
+        from != ROLE_APPEARANCE)
+        flag |= REF_FOREIGN;
     for (const char *p = u; *p; p++) {
         if (*p < '0' || *p > '9' || (p > u && p[-1] >= '0' && p[-1] <= '9'))
             continue;
@@ -79,7 +90,7 @@ static void mark_refs(struct diff *x, const char *u)
                                           e[2] != '>' && e[2] != '/' && e[2] != '\n'))
             continue;
         if (id > 0 && id < x->f->size)
-            x->referenced[id] = 1;
+            x->referenced[id] |= flag;
     }
 }
 
@@ -256,16 +267,33 @@ static int dict_changes_allowed(struct diff *x, qpdf_oh a, qpdf_oh b,
     return 1;
 }
 
+/* readonly_only - did field flags /Ff change only by gaining ReadOnly
+ * (bit 1), as a signature's /Lock asks?  1 yes (or unchanged), 0 no. */
+static int readonly_only(struct diff *x, qpdf_oh a, qpdf_oh b, char *bad)
+{
+    qpdf_oh fa = pdf_get(x->s->q, a, "/Ff"), fb = pdf_get(x->f->q, b, "/Ff");
+    long long va = qpdf_oh_is_integer(x->s->q, fa) ? qpdf_oh_get_int_value(x->s->q, fa) : 0;
+    long long vb = qpdf_oh_is_integer(x->f->q, fb) ? qpdf_oh_get_int_value(x->f->q, fb) : 0;
+    if (!qpdf_oh_is_null(x->f->q, fb) && !qpdf_oh_is_integer(x->f->q, fb))
+        vb = -1;
+    if (vb == va || vb == (va | 1))
+        return 1;
+    snprintf(bad, 64, "/Ff (field flags beyond ReadOnly)");
+    return 0;
+}
+
 /* change_allowed - may S object A become F object B, given its ROLE? */
 static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, char *bad)
 {
-    static const char *const cat_p1[] = {"/DSS", "/Extensions", "/Metadata", NULL};
-    static const char *const cat[] = {"/DSS", "/Extensions", "/Metadata", "/AcroForm", NULL};
+    static const char *const cat_p1[] = {"/DSS", "/Extensions", "/Metadata", "/Version", NULL};
+    static const char *const cat[] = {"/DSS", "/Extensions", "/Metadata", "/Version",
+                                      "/AcroForm", NULL};
     static const char *const form[] = {"/SigFlags", "/DR", "/DA", "/NeedAppearances", NULL};
     static const char *const fields[] = {"/Fields", NULL};
     static const char *const annots[] = {"/Annots", NULL};
-    static const char *const sig_fixed[] = {"/FT", "/T", "/Parent", "/Kids", "/Lock", "/Ff", NULL};
-    static const char *const filling[] = {"/V", "/AP", "/AS", NULL};
+    static const char *const sig_fixed[] = {"/FT", "/T", "/Parent", "/Kids", "/Lock",
+                                            "/Rect", NULL};
+    static const char *const filling[] = {"/V", "/AP", "/AS", "/Ff", NULL};
     switch (r) {
     case ROLE_INFO: case ROLE_DSS: case ROLE_METADATA:
         return 1;   /* never rendered: signers update dates and LTV data */
@@ -280,8 +308,19 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
     case ROLE_PAGE:
         return x->p > 1 && dict_changes_allowed(x, a, b, NULL, annots, 1, bad);
     case ROLE_SIG_EMPTY: {
-        if (x->p == 1)
+        static const char *const lock[] = {"/Ff", NULL};
+        if (x->p > 1 && dict_changes_allowed(x, a, b, lock, NULL, 0, bad) &&
+            readonly_only(x, a, b, bad))
+            return 1;   /* made read-only by another signature's /Lock */
+        bad[0] = '\0';
+        /* only the update that signs the field may touch its widget */
+        qpdf_oh v = pdf_get(x->f->q, b, "/V");
+        if (qpdf_oh_is_null(x->f->q, v))    /* a widget: the value is on its field */
+            v = pdf_get(x->f->q, pdf_get(x->f->q, b, "/Parent"), "/V");
+        if (x->p == 1 || qpdf_oh_is_null(x->f->q, v)) {
+            snprintf(bad, 64, "an empty signature field changed without being signed");
             return 0;
+        }
         /* every key may change except those that define the field */
         char keys[128][64];
         int n = dict_keys(x->s, a, keys, 128, 0);
@@ -293,10 +332,11 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
                 snprintf(bad, 64, "%.60s", keys[i]);
                 return 0;
             }
-        return n >= 0;
+        return n >= 0 && readonly_only(x, a, b, bad);
     }
     case ROLE_FORM_FIELD:
-        return x->p > 1 && dict_changes_allowed(x, a, b, filling, NULL, 0, bad);
+        return x->p > 1 && dict_changes_allowed(x, a, b, filling, NULL, 0, bad) &&
+               readonly_only(x, a, b, bad);
     case ROLE_APPEARANCE:
         return x->p > 1;
     case ROLE_SIG_SIGNED: case ROLE_NONE:
@@ -309,12 +349,12 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
 
 /* object_differs - 1 when S object A and F object B differ, 0 when equal,
  * -1 on a read error.  Streams compare dictionary and raw data. */
-static int object_differs(struct diff *x, qpdf_oh a, qpdf_oh b)
+static int object_differs(struct diff *x, qpdf_oh a, qpdf_oh b, enum role r)
 {
     char *ua = unparse_copy(x->s, a, 1);
     if (ua == NULL)
         return -1;
-    mark_refs(x, ua);
+    mark_refs(x, ua, r);
     const char *ub = qpdf_oh_unparse_resolved(x->f->q, b);
     int differ = !ub || strcmp(ua, ub) != 0;
     free(ua);
@@ -369,9 +409,11 @@ static int compare_id(struct diff *x, int id, int gen)
         snprintf(x->detail, x->dlen, "object %d was removed after signing", id);
         return 1;
     }
-    int d = object_differs(x, a, b);
     char bad[64] = "";
     enum role r = (enum role)x->role[id];
+    int d = object_differs(x, a, b, r);
+    if (d > 0 && r == ROLE_APPEARANCE)
+        x->ap_changed[id] = 1;      /* judged once every reference is known */
     if (d <= 0 || change_allowed(x, r, a, b, bad)) {
         qpdf_oh_release(x->f->q, b);
         return d < 0 ? -1 : 0;
@@ -399,10 +441,10 @@ static int first_gen(struct diff *x, int id)
 int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail, size_t dlen)
 {
     struct diff x = {s, f, p, calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
-                     calloc((size_t)f->size, 1), detail, dlen};
+                     calloc((size_t)s->size, 1), calloc((size_t)f->size, 1), detail, dlen};
     int rc = -1;
     detail[0] = '\0';
-    if (x.role == NULL || x.referenced == NULL || x.added == NULL) {
+    if (!x.role || !x.referenced || !x.ap_changed || !x.added) {
         snprintf(detail, dlen, "out of memory");
         goto out;
     }
@@ -423,17 +465,23 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail
         rc = compare_id(&x, id, first_gen(&x, id));
         qpdf_oh_release_all(s->q);
     }
-    for (int id = 1; id < f->size && rc == 0; id++)
+    for (int id = 1; id < f->size && rc == 0; id++) {
         if (x.added[id] && x.referenced[id]) {
             snprintf(detail, dlen, "object %d was referenced but missing when signed, "
                      "and was added later", id);
             rc = 1;
+        } else if (id < s->size && x.ap_changed[id] && (x.referenced[id] & REF_FOREIGN)) {
+            snprintf(detail, dlen, "object %d, the appearance of a field, changed after signing "
+                     "and is also used outside form fields (page content or elsewhere)", id);
+            rc = 1;
         }
+    }
     if (rc == 0 && (pdf_doc_check(s, detail, dlen) < 0 || pdf_doc_check(f, detail, dlen) < 0))
         rc = -1;
 out:
     free(x.role);
     free(x.referenced);
+    free(x.ap_changed);
     free(x.added);
     return rc;
 }
