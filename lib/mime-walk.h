@@ -1,7 +1,9 @@
 /*
  * mime-walk.h - every leaf part of a message, with GMime: nested multiparts,
  * forwarded message/rfc822, inline parts with file names, octet-stream.
- * Bounded by kyso_limits (parts, depth, decoded size).  Never prints.
+ * Bounded by kyso_limits (parts, depth, decoded size).  A multipart/signed
+ * yields its signature as a leaf carrying the exact bytes it signs.  Part
+ * data is valid only during the callback.  Never prints.
  */
 #ifndef KYSO_MIME_WALK_H
 #define KYSO_MIME_WALK_H
@@ -18,10 +20,19 @@ typedef struct kyso_part {
     size_t len;
     kyso_kind kind;             /* sniff_kind() of the part */
     int depth;
+    const char *msg_from;       /* From address of the enclosing message, or NULL */
+    /* For the signature of a multipart/signed (kind KIND_P7S): the exact
+     * bytes it signs, the first body part in canonical CRLF form. */
+    const unsigned char *signed_content;
+    size_t signed_len;
 } kyso_part;
 
 /* Return 0 to go on, non-zero to stop the walk (that value is returned). */
 typedef int (*mime_part_fn)(const kyso_part *part, void *arg);
+
+/* mime_init_once - initialise GMime once per process (pthread_once); every
+ * function here calls it, callers may too.  Never fails. */
+void mime_init_once(void);
 
 /* mime_walk - call FN for each leaf part of the message in BUF.  Returns
  * 0 when every part was visited, FN's non-zero value when it stopped the
@@ -31,5 +42,15 @@ typedef int (*mime_part_fn)(const kyso_part *part, void *arg);
 int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
               mime_part_fn fn, void *arg, kyso_reason *why,
               char *detail, size_t dlen);
+
+/* mime_walk_entity - the same for a MIME entity without message headers
+ * (the content of an S/MIME application/pkcs7-mime), nested at DEPTH and
+ * counted as part of the message whose From is FROM (may be NULL). */
+int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t len,
+                     int depth, const char *from, mime_part_fn fn, void *arg,
+                     kyso_reason *why, char *detail, size_t dlen);
+
+/* mime_init_once - initialise GMime once per process (thread-safe). */
+void mime_init_once(void);
 
 #endif

@@ -46,7 +46,7 @@ static kyso_reason verify_p7m(const kyso_verifier *v, const unsigned char *buf, 
     cms_verify_attached(v, buf, len, &content, &clen, s);
     if (content) {
         kyso_kind k = sniff_kind(content, clen, NULL, NULL);
-        if (k == KIND_PDF || k == KIND_P7M || k == KIND_MESSAGE) {
+        if (k == KIND_PDF) {    /* not P7M again: nesting would be unbounded */
             kyso_doc_result *att = result_add_att(out);
             if (att) {
                 verify_buffer(v, content, clen, NULL, NULL, NULL, 0, att);
