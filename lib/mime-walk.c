@@ -1,14 +1,14 @@
 /*
  * mime-walk.c - take a message apart with GMime and hand every leaf part,
  * decoded, to a callback: nested multiparts of every kind (the content of
- * a multipart/signed included, its signature part as a KIND_P7S leaf),
- * forwarded message/rfc822, message/partial and external-body as opaque
- * leaves.  Also locates the raw bytes of the first part of a top-level
- * multipart, which S/MIME signs and which GMime would re-serialise.
+ * a multipart/signed included; its PKCS#7 signature part arrives as a
+ * KIND_P7S leaf with the exact bytes it signs, found in the raw message,
+ * never re-serialised by GMime), forwarded message/rfc822 one level deeper,
+ * message/partial and external-body as opaque KIND_OTHER leaves.
  *
  * The message is untrusted: parts, nesting and decoded sizes are bounded by
- * kyso_limits before anything grows, and every recursion here carries its
- * depth (GMime's own parser stops nesting at 1024 levels).  Must never
+ * kyso_limits, every recursion here carries its depth (GMime's own parser
+ * stops nesting at 1024 levels), and boundary scans are linear.  Must never
  * print, never verify anything, and never keep a GObject past the walk.
  */
 #include <pthread.h>
@@ -16,27 +16,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <gmime/gmime.h>
 #include "mime-walk.h"
 #include "sniff.h"
 
-/* One walk: the callback, the limits and what has been counted so far. */
+/* The signed bytes handed to the signature leaf of a multipart/signed. */
+typedef struct walk_signed {
+    const unsigned char *p;
+    size_t len;
+} walk_signed;
+
+/* One walk: the callback, the limits, the raw bytes and what has been
+ * counted so far. */
 typedef struct walk_state {
     const kyso_verifier *v;
     mime_part_fn fn;
     void *arg;
+    const unsigned char *raw;   /* the buffer GMime parsed */
+    size_t rawlen;
+    const char *from;           /* From of the message being walked, or NULL */
+    const char *subject;        /* Subject of the outermost message, or NULL */
     size_t nparts;
     kyso_reason *why;
     char *detail;
     size_t dlen;
-    GPtrArray *keep;            /* decoded bodies, alive until the walk ends */
 } walk_state;
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
 
 static int walk_object(walk_state *st, GMimeObject *obj, const char *path,
-                       int depth, const char *parent_type, int is_sig);
+                       int depth, const walk_signed *sig);
 
 /* mime_init_call - the pthread_once body. */
 static void mime_init_call(void)
@@ -49,8 +58,8 @@ void mime_init_once(void)
     pthread_once(&mime_once, mime_init_call);
 }
 
-/* walk_fail - record REASON and a formatted detail line (either may be
- * absent at the caller's choice) and return -1. */
+/* walk_fail - record REASON and a formatted detail line in the caller's
+ * slots (either may be absent) and return -1. */
 __attribute__((format(printf, 3, 4)))
 static int walk_fail(walk_state *st, kyso_reason reason, const char *fmt, ...)
 {
@@ -90,11 +99,30 @@ static char *mime_object_type(GMimeObject *obj)
     return d;
 }
 
-/* mime_object_param - the lower-case value of parameter NAME of OBJ's
- * Content-Type (malloc'd), or NULL when absent. */
-static char *mime_object_param(GMimeObject *obj, const char *name)
+/* mime_first_mailbox - the addr-spec of the first mailbox in LIST, looking
+ * one level into groups (not owned, lives as long as LIST), or NULL. */
+static const char *mime_first_mailbox(InternetAddressList *list)
 {
-    return mime_strdup_lower(g_mime_object_get_content_type_parameter(obj, name));
+    int n = list ? internet_address_list_length(list) : 0;
+
+    for (int i = 0; i < n; i++) {
+        InternetAddress *a = internet_address_list_get_address(list, i);
+        InternetAddressList *members = NULL;
+        if (INTERNET_ADDRESS_IS_MAILBOX(a)) {
+            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+            if (addr != NULL && *addr != '\0')
+                return addr;
+        } else if (INTERNET_ADDRESS_IS_GROUP(a)) {
+            members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a));
+        }
+        int k = members ? internet_address_list_length(members) : 0;
+        for (int j = 0; j < k; j++) {
+            InternetAddress *b = internet_address_list_get_address(members, j);
+            if (INTERNET_ADDRESS_IS_MAILBOX(b))
+                return internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(b));
+        }
+    }
+    return NULL;
 }
 
 /* walk_child_path - the IMAP number of child N (from 1) of a container
@@ -104,102 +132,149 @@ static char *walk_child_path(const char *path, int n)
     return *path ? g_strdup_printf("%s.%d", path, n) : g_strdup_printf("%d", n);
 }
 
-/* walk_decode - decode the body of PART into a memory stream kept in
- * st->keep.  Sets *out to its bytes; returns 0, or -1 (reason recorded)
- * when the part decodes to more than MaxDocSize bytes or fails to. */
+/* walk_decode - decode the body of PART into a new memory stream (*mem,
+ * caller unrefs, set even on failure) and point *ba at its bytes.  Returns
+ * 0, or -1 (reason recorded) when the part decodes to more than MaxDocSize
+ * bytes or cannot be decoded. */
 static int walk_decode(walk_state *st, GMimePart *part, const char *path,
-                       GByteArray **out)
+                       GMimeStream **mem, GByteArray **ba)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
-    GMimeStream *mem = g_mime_stream_mem_new();
 
-    g_ptr_array_add(st->keep, mem);
-    if (w != NULL && g_mime_data_wrapper_write_to_stream(w, mem) < 0)
+    *mem = g_mime_stream_mem_new();
+    if (w != NULL && g_mime_data_wrapper_write_to_stream(w, *mem) < 0)
         return walk_fail(st, REASON_MALFORMED, "part %s cannot be decoded", path);
-    *out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    if ((*out)->len > st->v->lim.max_doc_size)
+    *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*mem));
+    if ((*ba)->len > st->v->lim.max_doc_size)
         return walk_fail(st, REASON_LIMIT_EXCEEDED,
                          "part %s decodes to more than %zu bytes (limit MaxDocSize)",
                          path, st->v->lim.max_doc_size);
     return 0;
 }
 
-/* walk_leaf - decode and classify one leaf and call FN.  Parts of type
- * message/* that are not a whole message (partial, external-body) are
- * given undecoded, empty, as KIND_OTHER.  Returns FN's value or -1. */
+/* walk_leaf - decode and classify one leaf and call FN; the decoded bytes
+ * are released when FN returns.  Parts of type message/ that are not a
+ * whole message (partial, external-body) are given empty, as KIND_OTHER.
+ * SIG, when not NULL, makes the leaf the KIND_P7S signature over SIG's
+ * bytes.  Returns FN's value or -1. */
 static int walk_leaf(walk_state *st, GMimeObject *obj, const char *path,
-                     int depth, const char *parent_type, int is_sig)
+                     int depth, const walk_signed *sig)
 {
-    kyso_part p = {.path = *path ? path : "1", .depth = depth,
-                   .parent_type = parent_type, .data = (const unsigned char *)""};
+    kyso_part p = {.path = *path ? path : "1", .depth = depth, .msg_from = st->from,
+                   .top_subject = st->subject, .data = (const unsigned char *)""};
+    GMimeStream *mem = NULL;
+    GByteArray *ba = NULL;
     char *ctype = mime_object_type(obj);
     int rc = 0;
 
     if (ctype == NULL)
         return walk_fail(st, REASON_INTERNAL_ERROR, "out of memory");
     p.content_type = ctype;
-    if (strncmp(ctype, "message/", 8) == 0 || !GMIME_IS_PART(obj)) {
-        p.kind = KIND_OTHER;
-    } else {
-        GByteArray *ba = NULL;
+    if (strncmp(ctype, "message/", 8) != 0 && GMIME_IS_PART(obj)) {
         p.filename = g_mime_part_get_filename(GMIME_PART(obj));
-        rc = walk_decode(st, GMIME_PART(obj), p.path, &ba);
+        rc = walk_decode(st, GMIME_PART(obj), p.path, &mem, &ba);
         if (rc == 0 && ba->len > 0) {
             p.data = ba->data;
             p.len = ba->len;
         }
-        p.kind = is_sig ? KIND_P7S : sniff_kind(p.data, p.len, p.filename, ctype);
+        p.kind = sniff_kind(p.data, p.len, p.filename, ctype);
+    }
+    if (sig != NULL) {
+        p.kind = KIND_P7S;
+        p.signed_content = sig->p;
+        p.signed_len = sig->len;
     }
     if (rc == 0)
         rc = st->fn(&p, st->arg);
+    if (mem != NULL)
+        g_object_unref(mem);
     free(ctype);
     return rc;
+}
+
+/* mime_canon_crlf - a malloc'd copy of P (N bytes) with every bare LF made
+ * CRLF; *outlen is its length.  NULL when memory is short. */
+static unsigned char *mime_canon_crlf(const unsigned char *p, size_t n, size_t *outlen)
+{
+    size_t bare = 0, j = 0;
+    unsigned char *d;
+
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+            bare++;
+    if ((d = malloc(n + bare + 1)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+            d[j++] = '\r';
+        d[j++] = p[i];
+    }
+    *outlen = j;
+    return d;
+}
+
+/* walk_signed_bytes - the canonical bytes a PKCS#7 multipart/signed MP
+ * signs, from the raw buffer (malloc'd, *len set), or NULL when its first
+ * part cannot be found there or memory is short. */
+static unsigned char *walk_signed_bytes(walk_state *st, GMimeMultipart *mp, size_t *len)
+{
+    const char *b = g_mime_multipart_get_boundary(mp);
+    size_t off, plen;
+
+    if (mime_find_first_part(st->raw, st->rawlen, b, &off, &plen) < 0)
+        return NULL;
+    return mime_canon_crlf(st->raw + off, plen, len);
 }
 
 /* walk_multipart - every child of MP in order, numbered below PATH.  The
  * second child of a multipart/signed with a PKCS#7 protocol is its
- * signature.  Returns 0, FN's non-zero value, or -1. */
+ * signature and gets the bytes it signs.  Returns 0, FN's non-zero value,
+ * or -1. */
 static int walk_multipart(walk_state *st, GMimeMultipart *mp, const char *path,
                           int depth)
 {
-    GMimeObject *obj = GMIME_OBJECT(mp);
-    char *ctype = mime_object_type(obj);
-    char *proto = mime_object_param(obj, "protocol");
+    const char *proto = g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "protocol");
     int smime = GMIME_IS_MULTIPART_SIGNED(mp) && proto != NULL &&
-                strstr(proto, "pkcs7-signature") != NULL;
+                (g_ascii_strcasecmp(proto, "application/pkcs7-signature") == 0 ||
+                 g_ascii_strcasecmp(proto, "application/x-pkcs7-signature") == 0);
     int n = g_mime_multipart_get_count(mp), rc = 0;
+    walk_signed sig = {NULL, 0};
+    unsigned char *canon = NULL;
 
-    if (ctype == NULL)
-        rc = walk_fail(st, REASON_INTERNAL_ERROR, "out of memory");
+    if (smime && n >= 2) {
+        canon = walk_signed_bytes(st, mp, &sig.len);
+        sig.p = canon;
+    }
     for (int i = 0; rc == 0 && i < n; i++) {
         char *cpath = walk_child_path(path, i + 1);
         rc = walk_object(st, g_mime_multipart_get_part(mp, i), cpath, depth + 1,
-                         ctype, smime && i == 1);
+                         smime && i == 1 && canon != NULL ? &sig : NULL);
         g_free(cpath);
     }
-    free(proto);
-    free(ctype);
+    free(canon);
     return rc;
 }
 
-/* walk_message_part - the body of a forwarded message, one level deeper:
- * a multipart body's children are PATH.1, PATH.2..., a single body is
- * PATH.1.  An empty message/rfc822 has nothing to visit.  Returns 0,
- * FN's non-zero value, or -1. */
+/* walk_message_part - the body of a forwarded message, one level deeper
+ * and with that message's From: a multipart body's children are PATH.1,
+ * PATH.2..., a single body is PATH.1.  An empty message/rfc822 has nothing
+ * to visit.  Returns 0, FN's non-zero value, or -1. */
 static int walk_message_part(walk_state *st, GMimeMessagePart *mp,
                              const char *path, int depth)
 {
     GMimeMessage *msg = g_mime_message_part_get_message(mp);
     GMimeObject *body = msg ? g_mime_message_get_mime_part(msg) : NULL;
-    const char *self = *path ? path : "1";
+    const char *self = *path ? path : "1", *outer = st->from;
+    char *bpath = NULL;
     int rc;
 
     if (body == NULL)
         return 0;
-    if (GMIME_IS_MULTIPART(body))
-        return walk_object(st, body, self, depth + 1, "message/rfc822", 0);
-    char *bpath = g_strdup_printf("%s.1", self);
-    rc = walk_object(st, body, bpath, depth + 1, "message/rfc822", 0);
+    if (!GMIME_IS_MULTIPART(body))
+        bpath = g_strdup_printf("%s.1", self);
+    st->from = mime_first_mailbox(g_mime_message_get_from(msg));
+    rc = walk_object(st, body, bpath ? bpath : self, depth + 1, NULL);
+    st->from = outer;
     g_free(bpath);
     return rc;
 }
@@ -208,7 +283,7 @@ static int walk_message_part(walk_state *st, GMimeMessagePart *mp,
  * a container or visit it as a leaf.  Returns 0, FN's non-zero value, or
  * -1 with the reason recorded. */
 static int walk_object(walk_state *st, GMimeObject *obj, const char *path,
-                       int depth, const char *parent_type, int is_sig)
+                       int depth, const walk_signed *sig)
 {
     const kyso_limits *lim = &st->v->lim;
 
@@ -218,7 +293,7 @@ static int walk_object(walk_state *st, GMimeObject *obj, const char *path,
         return walk_fail(st, REASON_LIMIT_EXCEEDED,
                          "message has more than %zu MIME parts (limit MaxParts)",
                          lim->max_parts);
-    if ((size_t)depth > lim->max_depth)
+    if (depth < 0 || (size_t)depth > lim->max_depth)
         return walk_fail(st, REASON_LIMIT_EXCEEDED,
                          "MIME parts nested deeper than %zu levels (limit MaxDepth)",
                          lim->max_depth);
@@ -226,120 +301,76 @@ static int walk_object(walk_state *st, GMimeObject *obj, const char *path,
         return walk_multipart(st, GMIME_MULTIPART(obj), path, depth);
     if (GMIME_IS_MESSAGE_PART(obj))
         return walk_message_part(st, GMIME_MESSAGE_PART(obj), path, depth);
-    return walk_leaf(st, obj, path, depth, parent_type, is_sig);
+    return walk_leaf(st, obj, path, depth, sig);
 }
 
-/* mime_first_mailbox - the addr-spec of the first mailbox in LIST, looking
- * one level into groups; malloc'd, or NULL when there is none. */
-static char *mime_first_mailbox(InternetAddressList *list)
-{
-    int n = list ? internet_address_list_length(list) : 0;
-
-    for (int i = 0; i < n; i++) {
-        InternetAddress *a = internet_address_list_get_address(list, i);
-        if (INTERNET_ADDRESS_IS_MAILBOX(a)) {
-            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
-            if (addr != NULL && *addr != '\0')
-                return strdup(addr);
-        } else if (INTERNET_ADDRESS_IS_GROUP(a)) {
-            InternetAddressList *m = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a));
-            int k = m ? internet_address_list_length(m) : 0;
-            for (int j = 0; j < k; j++) {
-                InternetAddress *b = internet_address_list_get_address(m, j);
-                if (INTERNET_ADDRESS_IS_MAILBOX(b))
-                    return strdup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(b)));
-            }
-        }
-    }
-    return NULL;
-}
-
-/* mime_fill_head - copy what the top of MSG says into HEAD (already
- * zeroed).  Strings that cannot be copied stay NULL. */
-static void mime_fill_head(GMimeMessage *msg, kyso_mime_head *head)
-{
-    GMimeObject *body = g_mime_message_get_mime_part(msg);
-    const char *subject = g_mime_message_get_subject(msg);
-
-    head->subject = subject ? strdup(subject) : NULL;
-    head->from = mime_first_mailbox(g_mime_message_get_from(msg));
-    if (body == NULL)
-        return;
-    head->content_type = mime_object_type(body);
-    head->protocol = mime_object_param(body, "protocol");
-    head->smime_type = mime_object_param(body, "smime-type");
-    if (GMIME_IS_MULTIPART(body)) {
-        const char *b = g_mime_multipart_get_boundary(GMIME_MULTIPART(body));
-        head->boundary = b ? strdup(b) : NULL;
-    }
-}
-
-/* mime_parse - GMime's reading of BUF as a message, or NULL when it is
- * none: unparseable, or without a single header field.  Caller unrefs. */
-static GMimeMessage *mime_parse(const unsigned char *buf, size_t len)
+/* mime_parse - GMime's reading of BUF as a message (ENTITY == 0) or as a
+ * MIME entity (ENTITY != 0), or NULL when it is none; a message must have
+ * at least one header field.  Caller unrefs. */
+static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity)
 {
     GMimeStream *stream = g_mime_stream_mem_new_with_buffer((const char *)buf, len);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+    GMimeObject *obj = entity ? g_mime_parser_construct_part(parser, NULL)
+                              : (GMimeObject *)g_mime_parser_construct_message(parser, NULL);
 
     g_object_unref(parser);
     g_object_unref(stream);
-    if (msg != NULL &&
-        g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg))) <= 0) {
-        g_object_unref(msg);
-        msg = NULL;
+    if (obj != NULL && !entity &&
+        g_mime_header_list_get_count(g_mime_object_get_header_list(obj)) <= 0) {
+        g_object_unref(obj);
+        obj = NULL;
     }
-    return msg;
-}
-
-int mime_walk_head(const kyso_verifier *v, const unsigned char *buf,
-                   size_t len, kyso_mime_head *head, mime_part_fn fn,
-                   void *arg, kyso_reason *why, char *detail, size_t dlen)
-{
-    walk_state st = {.v = v, .fn = fn, .arg = arg, .why = why,
-                     .detail = detail, .dlen = dlen};
-    GMimeMessage *msg;
-    int rc;
-
-    if (head != NULL)
-        memset(head, 0, sizeof *head);
-    if (len > v->lim.max_message_size)
-        return walk_fail(&st, REASON_LIMIT_EXCEEDED,
-                         "message of %zu bytes is larger than %zu bytes (limit MaxMessageSize)",
-                         len, v->lim.max_message_size);
-    mime_init_once();
-    if (buf == NULL || len == 0 || (msg = mime_parse(buf, len)) == NULL)
-        return walk_fail(&st, REASON_MALFORMED, "not an RFC 5322 message: no header fields");
-    if (head != NULL)
-        mime_fill_head(msg, head);
-    st.keep = g_ptr_array_new_with_free_func(g_object_unref);
-    rc = walk_object(&st, g_mime_message_get_mime_part(msg), "", 0, NULL, 0);
-    g_ptr_array_free(st.keep, TRUE);
-    g_object_unref(msg);
-    return rc;
+    return obj;
 }
 
 int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
               mime_part_fn fn, void *arg, kyso_reason *why,
               char *detail, size_t dlen)
 {
-    return mime_walk_head(v, buf, len, NULL, fn, arg, why, detail, dlen);
+    walk_state st = {.v = v, .fn = fn, .arg = arg, .raw = buf, .rawlen = len,
+                     .why = why, .detail = detail, .dlen = dlen};
+    GMimeObject *msg;
+    int rc;
+
+    if (len > v->lim.max_message_size)
+        return walk_fail(&st, REASON_LIMIT_EXCEEDED,
+                         "message of %zu bytes is larger than %zu bytes (limit MaxMessageSize)",
+                         len, v->lim.max_message_size);
+    mime_init_once();
+    if (buf == NULL || len == 0 || (msg = mime_parse(buf, len, 0)) == NULL)
+        return walk_fail(&st, REASON_MALFORMED, "not an RFC 5322 message: no header fields");
+    st.from = mime_first_mailbox(g_mime_message_get_from(GMIME_MESSAGE(msg)));
+    st.subject = g_mime_message_get_subject(GMIME_MESSAGE(msg));
+    rc = walk_object(&st, g_mime_message_get_mime_part(GMIME_MESSAGE(msg)), "", 0, NULL);
+    g_object_unref(msg);
+    return rc;
 }
 
-void mime_head_free(kyso_mime_head *head)
+int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t len,
+                     int depth, const char *from, mime_part_fn fn, void *arg,
+                     kyso_reason *why, char *detail, size_t dlen)
 {
-    free(head->subject);
-    free(head->from);
-    free(head->content_type);
-    free(head->protocol);
-    free(head->smime_type);
-    free(head->boundary);
-    memset(head, 0, sizeof *head);
+    walk_state st = {.v = v, .fn = fn, .arg = arg, .raw = buf, .rawlen = len,
+                     .from = from, .why = why, .detail = detail, .dlen = dlen};
+    GMimeObject *ent;
+    int rc;
+
+    if (len > v->lim.max_message_size)
+        return walk_fail(&st, REASON_LIMIT_EXCEEDED,
+                         "MIME entity of %zu bytes is larger than %zu bytes (limit MaxMessageSize)",
+                         len, v->lim.max_message_size);
+    mime_init_once();
+    if (buf == NULL || len == 0 || (ent = mime_parse(buf, len, 1)) == NULL)
+        return walk_fail(&st, REASON_MALFORMED, "signed content is not a MIME entity");
+    rc = walk_object(&st, ent, "", depth, NULL);
+    g_object_unref(ent);
+    return rc;
 }
 
 /* mime_delim_line - is the line LINE (LEN bytes, without its LF) a
- * delimiter line of BOUNDARY?  Returns 1 for "--boundary" followed only by
- * transport padding, 2 for the close delimiter "--boundary--", else 0. */
+ * delimiter line of BOUNDARY (BLEN bytes)?  Returns 1 for "--boundary"
+ * followed only by transport padding, 2 for the close delimiter, else 0. */
 static int mime_delim_line(const unsigned char *line, size_t len,
                            const char *boundary, size_t blen)
 {
@@ -380,7 +411,7 @@ int mime_find_first_part(const unsigned char *buf, size_t len,
                          const char *boundary, size_t *off, size_t *plen)
 {
     size_t blen = boundary ? strlen(boundary) : 0;
-    size_t p = mime_body_offset(buf, len), start = (size_t)-1;
+    size_t p = buf ? mime_body_offset(buf, len) : (size_t)-1, start = (size_t)-1;
 
     if (blen == 0 || blen > 200 || p == (size_t)-1)
         return -1;
@@ -389,17 +420,17 @@ int mime_find_first_part(const unsigned char *buf, size_t len,
         size_t e = nl ? (size_t)(nl - buf) : len;
         int d = mime_delim_line(buf + p, e - p, boundary, blen);
         if (d != 0 && start != (size_t)-1) {
-            size_t end = p - 1;             /* the LF before this line */
+            size_t end = p - 1;             /* the LF that ends the part */
             if (end > start && buf[end - 1] == '\r')
                 end--;
             *off = start;
             *plen = end > start ? end - start : 0;
             return 0;
         }
-        if (d == 1 && start == (size_t)-1)
-            start = e + 1;
-        if (d == 2 && start == (size_t)-1)
+        if (d == 2)
             return -1;
+        if (d == 1)
+            start = e + 1;
         p = e + 1;
     }
     return -1;

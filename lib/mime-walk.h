@@ -21,6 +21,8 @@ typedef struct kyso_part {
     kyso_kind kind;             /* sniff_kind() of the part */
     int depth;
     const char *msg_from;       /* From address of the enclosing message, or NULL */
+    const char *top_subject;    /* decoded Subject of the outermost message
+                                 * (mime_walk only), or NULL */
     /* For the signature of a multipart/signed (kind KIND_P7S): the exact
      * bytes it signs, the first body part in canonical CRLF form. */
     const unsigned char *signed_content;
@@ -29,10 +31,6 @@ typedef struct kyso_part {
 
 /* Return 0 to go on, non-zero to stop the walk (that value is returned). */
 typedef int (*mime_part_fn)(const kyso_part *part, void *arg);
-
-/* mime_init_once - initialise GMime once per process (pthread_once); every
- * function here calls it, callers may too.  Never fails. */
-void mime_init_once(void);
 
 /* mime_walk - call FN for each leaf part of the message in BUF.  Returns
  * 0 when every part was visited, FN's non-zero value when it stopped the
@@ -49,6 +47,15 @@ int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
 int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t len,
                      int depth, const char *from, mime_part_fn fn, void *arg,
                      kyso_reason *why, char *detail, size_t dlen);
+
+/* mime_find_first_part - locate in BUF (a message or MIME entity: header,
+ * empty line, body) the first body part of the multipart with BOUNDARY,
+ * exactly as it appears between its first delimiter line and the next one,
+ * without the line break that belongs to that next delimiter (RFC 2046
+ * 5.1.1).  Sets *off and *plen and returns 0, or -1 when there is no such
+ * part (nothing set).  Linear in LEN. */
+int mime_find_first_part(const unsigned char *buf, size_t len,
+                         const char *boundary, size_t *off, size_t *plen);
 
 /* mime_init_once - initialise GMime once per process (thread-safe). */
 void mime_init_once(void);

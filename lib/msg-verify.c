@@ -3,7 +3,8 @@
  * (multipart/signed over the exact signed bytes, or application/pkcs7-mime
  * signed-data whose content is walked in turn), the signer's address
  * against From, and every document attachment at any depth.  A detached
- * X.p7s is checked against the part named X of the same message.
+ * X.p7s is checked against the part named X of the same message, whichever
+ * comes first.  Encrypted S/MIME cannot be looked into: unsupported_type.
  * Must never call a message valid when a document in it was not checked.
  * Never prints.
  */
@@ -25,10 +26,13 @@ struct msgv {
     kyso_doc_result *out;
     struct seen_part *seen;     /* named parts so far, for detached .p7s */
     size_t nseen, seen_bytes;
+    struct seen_part *pending;  /* .p7s parts whose file has not come yet */
+    size_t npending;
     int failed;                 /* out of memory, or a nested walk hit a limit */
 };
 
 static int msgv_on_part(const kyso_part *p, void *arg);
+static void msgv_match_pending(struct msgv *m);
 
 /* msgv_remember - keep a copy of a named part for a later X.p7s. */
 static void msgv_remember(struct msgv *m, const kyso_part *p)
@@ -50,6 +54,8 @@ static void msgv_remember(struct msgv *m, const kyso_part *p)
     n[m->nseen].len = p->len;
     m->seen_bytes += p->len;
     m->nseen++;
+    if (m->npending > 0)
+        msgv_match_pending(m);
 }
 
 /* msgv_find_signed_file - the part a detached NAME.p7s signs, or NULL. */
@@ -62,6 +68,69 @@ static const struct seen_part *msgv_find_signed_file(struct msgv *m, const char 
         if (strlen(m->seen[i].name) == n - 4 && strncmp(m->seen[i].name, p7s, n - 4) == 0)
             return &m->seen[i];
     return NULL;
+}
+
+/* msgv_add_detached - an attachment result for the detached signature
+ * named P7S (DER bytes SIG) over CONTENT, or over nothing when CONTENT is
+ * NULL (then malformed: its file is not in the message). */
+static void msgv_add_detached(struct msgv *m, const char *p7s, const unsigned char *sig,
+                              size_t siglen, const struct seen_part *content)
+{
+    kyso_doc_result *att = result_add_att(m->out);
+    if (att == NULL) {
+        m->failed = 1;
+        return;
+    }
+    verify_buffer(m->v, sig, siglen, p7s, "application/pkcs7-signature",
+                  content ? content->data : NULL, content ? content->len : 0, att);
+    if (content == NULL && att->reason == REASON_MALFORMED)
+        result_set_detail(&att->detail, "no part named as the signed file in this message");
+    free(att->name);
+    att->name = strdup(p7s);
+}
+
+/* msgv_defer_p7s - keep a copy of a .p7s that came before its file.
+ * Returns 0, or -1 when it cannot be kept (too big for a CMS blob, or out
+ * of memory): the caller then checks it at once, without content. */
+static int msgv_defer_p7s(struct msgv *m, const kyso_part *p)
+{
+    if (p->len > m->v->lim.max_cms_size)
+        return -1;
+    struct seen_part *n = realloc(m->pending, (m->npending + 1) * sizeof *n);
+    if (n == NULL)
+        return -1;
+    m->pending = n;
+    n[m->npending].name = strdup(p->filename);
+    n[m->npending].data = malloc(p->len ? p->len : 1);
+    if (n[m->npending].name == NULL || n[m->npending].data == NULL) {
+        free(n[m->npending].name);
+        free(n[m->npending].data);
+        return -1;
+    }
+    memcpy(n[m->npending].data, p->data, p->len);
+    n[m->npending].len = p->len;
+    m->npending++;
+    return 0;
+}
+
+/* msgv_match_pending - check every deferred NAME.p7s against the part
+ * just remembered (the last of m->seen), and drop them from the list. */
+static void msgv_match_pending(struct msgv *m)
+{
+    const struct seen_part *c = &m->seen[m->nseen - 1];
+    size_t n = strlen(c->name), k = 0;
+    for (size_t i = 0; i < m->npending; i++) {
+        struct seen_part *d = &m->pending[i];
+        if (strlen(d->name) == n + 4 && strncmp(d->name, c->name, n) == 0 &&
+            strcasecmp(d->name + n, ".p7s") == 0) {
+            msgv_add_detached(m, d->name, d->data, d->len, c);
+            free(d->name);
+            free(d->data);
+        } else {
+            m->pending[k++] = *d;
+        }
+    }
+    m->npending = k;
 }
 
 /* msgv_check_signer - a valid S/MIME signature whose certificate does not
@@ -135,6 +204,49 @@ static int msgv_document(struct msgv *m, const kyso_part *p, const struct seen_p
     return 0;
 }
 
+/* msgv_is_enveloped - does DER (decoded CMS) hold EnvelopedData or
+ * AuthEnvelopedData?  Looks for the content-type OID near the start. */
+static int msgv_is_enveloped(const unsigned char *der, size_t len)
+{
+    static const unsigned char env[] = {0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7,
+                                        0x0D, 0x01, 0x07, 0x03};
+    static const unsigned char aenv[] = {0x06, 0x0B, 0x2A, 0x86, 0x48, 0x86, 0xF7,
+                                         0x0D, 0x01, 0x09, 0x10, 0x01, 0x17};
+    size_t lim = len < 24 ? len : 24;
+    for (size_t i = 0; i < lim; i++) {
+        if (len - i >= sizeof env && memcmp(der + i, env, sizeof env) == 0)
+            return 1;
+        if (len - i >= sizeof aenv && memcmp(der + i, aenv, sizeof aenv) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* msgv_encrypted - encrypted S/MIME content: nothing inside can be checked. */
+static int msgv_encrypted(struct msgv *m, const kyso_part *p)
+{
+    kyso_doc_result *att = result_add_att(m->out);
+    if (att == NULL)
+        return m->failed = 1;
+    att->kind = KIND_P7M;
+    att->reason = REASON_UNSUPPORTED_TYPE;
+    result_set_detail(&att->detail, "encrypted S/MIME content cannot be checked");
+    if (p->filename)
+        att->name = strdup(p->filename);
+    else
+        result_set_detail(&att->name, "part %s", p->path);
+    return 0;
+}
+
+/* msgv_is_pkcs7_mime - is P declared application/(x-)pkcs7-mime?  The
+ * declared type, not sniffing, makes an S/MIME body (RFC 8551 3.2): the
+ * bytes of a SignedData may well hold "%PDF-" near their start. */
+static int msgv_is_pkcs7_mime(const kyso_part *p)
+{
+    return p->content_type && (strcmp(p->content_type, "application/pkcs7-mime") == 0 ||
+                               strcmp(p->content_type, "application/x-pkcs7-mime") == 0);
+}
+
 /* msgv_is_smime_body - is a pkcs7-mime part the S/MIME body rather than a
  * .p7m document attached to the message? */
 static int msgv_is_smime_body(const kyso_part *p)
@@ -145,12 +257,26 @@ static int msgv_is_smime_body(const kyso_part *p)
 static int msgv_on_part(const kyso_part *p, void *arg)
 {
     struct msgv *m = arg;
+    const struct seen_part *signs;
+    if (m->out->name == NULL && p->top_subject != NULL)
+        m->out->name = strdup(p->top_subject);
+    if (msgv_is_pkcs7_mime(p) && p->kind != KIND_P7M) {
+        if (msgv_is_enveloped(p->data, p->len))
+            return msgv_encrypted(m, p);
+        if (msgv_is_smime_body(p))
+            return msgv_smime_opaque(m, p);
+    }
     switch (p->kind) {
     case KIND_P7S:
         if (p->signed_content)
             return msgv_smime_detached(m, p);
-        return msgv_document(m, p, msgv_find_signed_file(m, p->filename));
+        signs = msgv_find_signed_file(m, p->filename);
+        if (signs == NULL && p->filename && msgv_defer_p7s(m, p) == 0)
+            return 0;
+        return msgv_document(m, p, signs);
     case KIND_P7M:
+        if (msgv_is_enveloped(p->data, p->len))
+            return msgv_encrypted(m, p);
         if (msgv_is_smime_body(p))
             return msgv_smime_opaque(m, p);
         return msgv_document(m, p, NULL);
@@ -179,6 +305,13 @@ kyso_reason msg_verify(const kyso_verifier *v, const unsigned char *buf, size_t 
         out->reason = REASON_INTERNAL_ERROR;
         result_set_detail(&out->detail, "out of memory while checking the message");
     }
+    for (size_t i = 0; i < m.npending; i++) {
+        if (rc >= 0 && !m.failed)
+            msgv_add_detached(&m, m.pending[i].name, m.pending[i].data, m.pending[i].len, NULL);
+        free(m.pending[i].name);
+        free(m.pending[i].data);
+    }
+    free(m.pending);
     for (size_t i = 0; i < m.nseen; i++) {
         free(m.seen[i].name);
         free(m.seen[i].data);

@@ -72,14 +72,15 @@ static kyso_kind sniff_by_content(const unsigned char *buf, size_t len,
                                   const char *name, const char *ctype)
 {
     static const unsigned char ole[] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
-    if (mem_find(buf, len < 1024 ? len : 1024, "%PDF-"))
-        return KIND_PDF;
+    /* CMS first: a .p7m of a PDF holds "%PDF-" within its first bytes */
     if (sniff_cms(buf, len)) {
         if (name_has_ext(name, ".p7s") || ctype_is(ctype, "application/pkcs7-signature") ||
             ctype_is(ctype, "application/x-pkcs7-signature"))
             return KIND_P7S;
         return KIND_P7M;
     }
+    if (mem_find(buf, len < 1024 ? len : 1024, "%PDF-"))
+        return KIND_PDF;
     if (len >= sizeof ole && memcmp(buf, ole, sizeof ole) == 0)
         return KIND_OLE;
     if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {

@@ -26,6 +26,11 @@ int main(void)
                                         0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02, 0xA0};
     ok(sniff_kind(cms, sizeof cms, "doc.txt.p7s", NULL) == KIND_P7S, "DER SignedData named .p7s");
     ok(sniff_kind(cms, sizeof cms, "doc.p7m", NULL) == KIND_P7M, "DER SignedData otherwise is .p7m");
+    unsigned char p7m_pdf[64];
+    memcpy(p7m_pdf, cms, sizeof cms);
+    memcpy(p7m_pdf + sizeof cms, "\x80\x30\x80%PDF-1.7\n", 13);
+    ok(sniff_kind(p7m_pdf, sizeof cms + 13, "congvan.pdf.p7m", NULL) == KIND_P7M,
+       "a .p7m holding a PDF is CMS, though %%PDF- is near its start");
     ok(sniff_kind(S("From: a@b.gov.vn\nSubject: x\n\nbody"), "x", NULL) == KIND_MESSAGE, "an e-mail");
     ok(sniff_kind(S("hello"), "notes.txt", "text/plain") == KIND_TEXT, "plain text");
     ok(sniff_kind(S(""), NULL, NULL) == KIND_OTHER, "empty input");
