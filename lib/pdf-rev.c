@@ -1,98 +1,95 @@
 /*
- * pdf-rev.c - find where the revisions (incremental updates) of a PDF end,
- * so that a signature's ByteRange can be required to end exactly at one.
+ * pdf-rev.c - where the revisions (incremental updates) of a PDF end, so
+ * that a signature's ByteRange can be required to end exactly at one and
+ * bytes appended without a cross-reference can be seen.  Checks are local
+ * (the bytes before a candidate end) so that verifying a 10 MB file does
+ * not mean scanning it; only pdf_rev_count walks the whole file.
  * Scans bytes only; it never decides validity by itself.
  */
-#include <stdlib.h>
 #include <string.h>
 #include "pdf-rev.h"
 
-/* revs_push - append END (skipping duplicates); -1 when out of memory. */
-static int revs_push(pdf_revs *r, size_t end)
+/* marker_before - offset of the "%%EOF" that ends right before END or
+ * before END's end-of-line, or (size_t)-1. */
+static size_t marker_before(const unsigned char *buf, size_t end)
 {
-    if (r->n && r->end[r->n - 1] == end)
-        return 0;
-    size_t *p = realloc(r->end, (r->n + 1) * sizeof *p);
-    if (p == NULL)
-        return -1;
-    r->end = p;
-    r->end[r->n++] = end;
-    return 0;
+    size_t m = end;
+    if (m > 0 && buf[m - 1] == '\n')
+        m--;
+    if (m > 0 && buf[m - 1] == '\r')
+        m--;
+    for (int pass = 0; pass < 2; pass++) {
+        if (m >= 5 && memcmp(buf + m - 5, "%%EOF", 5) == 0)
+            return m - 5;
+        m = end;    /* END itself may be right after the marker */
+    }
+    return (size_t)-1;
 }
 
-/* find_eof_marker - the first "%%EOF" in BUF[pos, len), or NULL.  memchr
- * for '%' runs at memory speed on the binary streams that fill big PDFs,
- * where memmem would compare at every byte. */
-static const unsigned char *find_eof_marker(const unsigned char *buf, size_t pos, size_t len)
+/* last_find - the last occurrence of NEEDLE in BUF[from, to), or NULL. */
+static const unsigned char *last_find(const unsigned char *buf, size_t from, size_t to,
+                                      const char *needle)
 {
-    while (pos + 5 <= len) {
-        const unsigned char *m = memchr(buf + pos, '%', len - pos - 4);
-        if (m == NULL)
-            return NULL;
-        if (memcmp(m, "%%EOF", 5) == 0)
-            return m;
-        pos = (size_t)(m - buf) + 1;
-    }
+    size_t n = strlen(needle);
+    for (size_t i = to; i >= from + n; i--)
+        if (buf[i - n] == (unsigned char)needle[0] && memcmp(buf + i - n, needle, n) == 0)
+            return buf + i - n;
     return NULL;
 }
 
-/* has_startxref - is "startxref" within the 1024 bytes before POS and
- * after FLOOR (the end of the previous revision)? */
-static int has_startxref(const unsigned char *buf, size_t floor, size_t pos)
+int pdf_rev_is_end(const unsigned char *buf, size_t len, size_t end)
 {
-    size_t from = pos > 1024 ? pos - 1024 : 0;
-    if (from < floor)
-        from = floor;
-    return pos > from && memmem(buf + from, pos - from, "startxref", 9) != NULL;
+    if (end > len || end < 5)
+        return 0;
+    size_t at = marker_before(buf, end);
+    if (at == (size_t)-1)
+        return 0;
+    size_t from = at > 1024 ? at - 1024 : 0;
+    const unsigned char *sx = last_find(buf, from, at, "startxref");
+    if (sx == NULL)
+        return 0;
+    /* another marker between that startxref and this one belongs to an
+     * earlier revision: this "%%EOF" closes bytes no xref describes */
+    return last_find(buf, (size_t)(sx - buf), at, "%%EOF") == NULL;
 }
 
-int pdf_revs_find(const unsigned char *buf, size_t len, size_t max, pdf_revs *r)
+/* is_space - PDF white space, and NUL padding some writers leave. */
+static int is_space(unsigned char c)
 {
-    memset(r, 0, sizeof *r);
-    size_t pos = 0;
-    for (;;) {
-        const unsigned char *m = find_eof_marker(buf, pos, len);
+    return c == ' ' || c == '\r' || c == '\n' || c == '\t' || c == '\f' || c == '\0';
+}
+
+size_t pdf_rev_tail(const unsigned char *buf, size_t len)
+{
+    size_t real = len;
+    while (real > 0 && is_space(buf[real - 1]))
+        real--;
+    for (size_t pos = real; pos >= 5;) {
+        const unsigned char *m = last_find(buf, 0, pos, "%%EOF");
         if (m == NULL)
             break;
-        size_t at = (size_t)(m - buf), end = at + 5;
-        pos = end;
-        if (!has_startxref(buf, r->n ? r->end[r->n - 1] : 0, at))
-            continue;
-        if (end < len && buf[end] == '\r')
-            end++;
-        if (end < len && buf[end] == '\n')
-            end++;
-        if (r->n >= max) {
-            pdf_revs_free(r);
-            return -2;
-        }
-        if (revs_push(r, end) < 0) {
-            pdf_revs_free(r);
-            return -1;
-        }
+        size_t end = (size_t)(m - buf) + 5;
+        if (pdf_rev_is_end(buf, len, end))
+            return real > end ? real - end : 0;
+        pos = end - 1;
     }
-    return 0;
+    return len;
 }
 
-size_t pdf_revs_tail(const pdf_revs *r, const unsigned char *buf, size_t len)
+size_t pdf_rev_count(const unsigned char *buf, size_t len, size_t end, size_t *total)
 {
-    size_t end = r->n ? r->end[r->n - 1] : 0;
-    while (len > end && (buf[len - 1] == ' ' || buf[len - 1] == '\r' ||
-                         buf[len - 1] == '\n' || buf[len - 1] == '\0' || buf[len - 1] == '\t'))
-        len--;
-    return len - end;
-}
-
-long pdf_revs_index(const pdf_revs *r, size_t end)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (r->end[i] == end)
-            return (long)i;
-    return -1;
-}
-
-void pdf_revs_free(pdf_revs *r)
-{
-    free(r->end);
-    memset(r, 0, sizeof *r);
+    size_t before = 0, n = 0;
+    for (size_t pos = 0; pos + 5 <= len;) {
+        const unsigned char *m = memchr(buf + pos, '%', len - pos - 4);
+        if (m == NULL)
+            break;
+        pos = (size_t)(m - buf) + 1;
+        if (memcmp(m, "%%EOF", 5) != 0 || !pdf_rev_is_end(buf, len, pos + 4))
+            continue;
+        n++;
+        if (pos + 4 <= end)
+            before++;
+    }
+    *total = n;
+    return before;
 }

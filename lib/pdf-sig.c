@@ -28,7 +28,6 @@ struct pdf_check {
     const unsigned char *buf;
     size_t len;
     pdf_doc final;
-    pdf_revs revs;
     int certified_p;            /* DocMDP P of the certification signature, 0 if none */
     size_t nprefix;             /* parsed signed revisions, by end offset */
     size_t prefix_end[8];
@@ -199,7 +198,7 @@ static kyso_reason check_byterange(struct pdf_check *c, qpdf_oh sig,
         !gap_matches_contents(c->buf, a, b, contents, clen))
         return sig_fail(out, REASON_BAD_BYTERANGE, "the unsigned gap of /ByteRange is not exactly this /Contents");
     *end = b + l2;
-    if (pdf_revs_index(&c->revs, *end) < 0)
+    if (!pdf_rev_is_end(c->buf, c->len, *end))
         return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange does not end at the end of a revision");
     spans[0].p = c->buf;
     spans[0].len = a;
@@ -257,11 +256,13 @@ static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size
 /* set_coverage - "whole" or "revision i of n". */
 static void set_coverage(struct pdf_check *c, size_t end, kyso_sig_result *out)
 {
-    long i = pdf_revs_index(&c->revs, end);
-    if (end == c->len)
+    size_t total;
+    if (end == c->len) {
         result_set_detail(&out->coverage, "whole");
-    else
-        result_set_detail(&out->coverage, "revision %ld of %zu", i + 1, c->revs.n);
+    } else {
+        size_t i = pdf_rev_count(c->buf, c->len, end, &total);
+        result_set_detail(&out->coverage, "revision %zu of %zu", i, total);
+    }
 }
 
 /* check_one - check the signature held by field F; returns its reason. */
@@ -333,7 +334,7 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
     c->certified_p = find_certification(&c->final);
     size_t nsig = 0;
     kyso_reason r = REASON_OK;
-    size_t tail = pdf_revs_tail(&c->revs, c->buf, c->len);
+    size_t tail = pdf_rev_tail(c->buf, c->len);
     for (size_t i = 0; i < fs.n && r == REASON_OK; i++) {
         if (!fs.f[i].is_sig || !fs.f[i].has_value)
             continue;
@@ -380,14 +381,7 @@ kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
         result_set_detail(&out->detail, "no %%PDF- header in the first 1024 bytes");
         return out->reason = REASON_MALFORMED;
     }
-    int rc = pdf_revs_find(buf, len, v->lim.max_revisions, &c.revs);
-    if (rc < 0) {
-        if (rc == -2)
-            result_set_detail(&out->detail, "more than %zu revisions (limit)", v->lim.max_revisions);
-        return out->reason = rc == -2 ? REASON_LIMIT_EXCEEDED : REASON_INTERNAL_ERROR;
-    }
     if (pdf_doc_open(&c.final, buf, len, v->lim.max_pdf_objects, err, sizeof err) < 0) {
-        pdf_revs_free(&c.revs);
         result_set_detail(&out->detail, "%s", err);
         return out->reason = REASON_MALFORMED;
     }
@@ -395,7 +389,6 @@ kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
     for (size_t i = 0; i < c.nprefix; i++)
         pdf_doc_close(&c.prefix[i]);
     pdf_doc_close(&c.final);
-    pdf_revs_free(&c.revs);
     out->reason = r;
     result_finish_doc(out);
     return out->reason;
