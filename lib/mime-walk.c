@@ -36,6 +36,7 @@ typedef struct walk_state {
     size_t rawlen;
     const char *from;           /* From of the message being walked, or NULL */
     const char *subject;        /* Subject of the outermost message, or NULL */
+    int forwarded;              /* message/rfc822 levels entered */
     size_t nparts;
     kyso_reason *why;
     char *detail;
@@ -160,7 +161,7 @@ static int walk_decode(walk_state *st, GMimePart *part, const char *path,
 static int walk_leaf(walk_state *st, GMimeObject *obj, const char *path,
                      int depth, const walk_signed *sig)
 {
-    kyso_part p = {.path = *path ? path : "1", .depth = depth, .msg_from = st->from,
+    kyso_part p = {.path = *path ? path : "1", .depth = depth, .msg_from = st->from, .forwarded = st->forwarded,
                    .top_subject = st->subject, .data = (const unsigned char *)""};
     GMimeStream *mem = NULL;
     GByteArray *ba = NULL;
@@ -273,7 +274,9 @@ static int walk_message_part(walk_state *st, GMimeMessagePart *mp,
     if (!GMIME_IS_MULTIPART(body))
         bpath = g_strdup_printf("%s.1", self);
     st->from = mime_first_mailbox(g_mime_message_get_from(msg));
+    st->forwarded++;
     rc = walk_object(st, body, bpath ? bpath : self, depth + 1, NULL);
+    st->forwarded--;
     st->from = outer;
     g_free(bpath);
     return rc;

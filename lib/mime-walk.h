@@ -21,6 +21,7 @@ typedef struct kyso_part {
     kyso_kind kind;             /* sniff_kind() of the part */
     int depth;
     const char *msg_from;       /* From address of the enclosing message, or NULL */
+    int forwarded;              /* message/rfc822 levels above this part */
     const char *top_subject;    /* decoded Subject of the outermost message
                                  * (mime_walk only), or NULL */
     /* For the signature of a multipart/signed (kind KIND_P7S): the exact

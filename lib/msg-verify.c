@@ -29,6 +29,7 @@ struct msgv {
     struct seen_part *pending;  /* .p7s parts whose file has not come yet */
     size_t npending;
     int failed;                 /* out of memory, or a nested walk hit a limit */
+    int fwd_base;               /* forwarded levels above a pkcs7-mime entity walk */
 };
 
 static int msgv_on_part(const kyso_part *p, void *arg);
@@ -147,16 +148,46 @@ static void msgv_check_signer(const kyso_part *p, kyso_sig_result *sig)
                       p->msg_from);
 }
 
+/* msgv_smime_sig - a new S/MIME signature result: the message's own, or,
+ * for a message forwarded inside it, one of an attachment result standing
+ * for that message (a forwarded signed mail must not make the message that
+ * carries it look signed).  NULL when out of memory (m->failed set). */
+static kyso_sig_result *msgv_smime_sig(struct msgv *m, const kyso_part *p)
+{
+    kyso_doc_result *holder = m->out;
+    if (p->forwarded + m->fwd_base > 0) {
+        holder = result_add_att(m->out);
+        if (holder != NULL) {
+            holder->kind = KIND_MESSAGE;
+            result_set_detail(&holder->name, "forwarded message (part %s)", p->path);
+        }
+    }
+    kyso_sig_result *sig = holder ? result_add_sig(holder) : NULL;
+    if (sig == NULL) {
+        m->failed = 1;
+        return NULL;
+    }
+    sig->subfilter = strdup("smime");
+    return sig;
+}
+
+/* msgv_finish_holder - settle the verdict of a forwarded-message holder. */
+static void msgv_finish_holder(struct msgv *m, const kyso_part *p)
+{
+    if (p->forwarded + m->fwd_base > 0 && m->out->natts > 0)
+        result_finish_doc(&m->out->atts[m->out->natts - 1]);
+}
+
 /* msgv_smime_detached - the signature of a multipart/signed. */
 static int msgv_smime_detached(struct msgv *m, const kyso_part *p)
 {
-    kyso_sig_result *sig = result_add_sig(m->out);
+    kyso_sig_result *sig = msgv_smime_sig(m, p);
     if (sig == NULL)
-        return m->failed = 1;
-    sig->subfilter = strdup("smime");
+        return 1;
     kyso_span span = {p->signed_content, p->signed_len};
     cms_verify_detached(m->v, p->data, p->len, &span, 1, CMSV_TEXT_CRLF, sig);
     msgv_check_signer(p, sig);
+    msgv_finish_holder(m, p);
     return 0;
 }
 
@@ -164,20 +195,23 @@ static int msgv_smime_detached(struct msgv *m, const kyso_part *p)
  * walk the MIME entity it holds. */
 static int msgv_smime_opaque(struct msgv *m, const kyso_part *p)
 {
-    kyso_sig_result *sig = result_add_sig(m->out);
+    kyso_sig_result *sig = msgv_smime_sig(m, p);
     if (sig == NULL)
-        return m->failed = 1;
-    sig->subfilter = strdup("smime");
+        return 1;
     unsigned char *content = NULL;
     size_t clen = 0;
     cms_verify_attached(m->v, p->data, p->len, &content, &clen, sig);
     msgv_check_signer(p, sig);
+    msgv_finish_holder(m, p);
     if (content == NULL)
         return 0;
     kyso_reason why = REASON_OK;
     char detail[256];
+    int outer = m->fwd_base;
+    m->fwd_base += p->forwarded;
     int rc = mime_walk_entity(m->v, content, clen, p->depth + 1, p->msg_from, msgv_on_part,
                               m, &why, detail, sizeof detail);
+    m->fwd_base = outer;
     free(content);
     if (rc < 0 && why != REASON_OK) {
         m->out->reason = why;

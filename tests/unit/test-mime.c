@@ -322,6 +322,27 @@ static void test_garbage(const kyso_verifier *v)
     log_free(&w);
 }
 
+/* test_forwarded_smime - a signed mail forwarded inside another must not
+ * make the carrying message look signed: its signature belongs to an
+ * attachment result standing for the forwarded message. */
+static void test_forwarded_smime(const kyso_verifier *v)
+{
+    char *msg = NULL;
+    int n = asprintf(&msg, "From: someone@other.gov.vn\nMIME-Version: 1.0\n"
+                     "Content-Type: multipart/mixed; boundary=\"fw\"\n\n"
+                     "--fw\nContent-Type: text/plain\n\nsee below\n"
+                     "--fw\nContent-Type: message/rfc822\n\n%s\n--fw--\n", smime_signed);
+    kyso_doc_result r = {0};
+    if (n > 0)
+        msg_verify(v, (const unsigned char *)msg, (size_t)n, &r);
+    ok(r.nsigs == 0, "forwarded S/MIME: not a signature of the carrying message (%zu)", r.nsigs);
+    ok(r.natts == 1 && r.atts[0].kind == KIND_MESSAGE && r.atts[0].nsigs == 1 &&
+       strcmp(r.atts[0].sigs[0].subfilter, "smime") == 0,
+       "forwarded S/MIME: reported on the forwarded message");
+    result_free_doc(&r);
+    free(msg);
+}
+
 static const kyso_doc_result *find_att(const kyso_doc_result *d, const char *name)
 {
     for (size_t i = 0; i < d->natts; i++)
@@ -538,6 +559,7 @@ int main(void)
     test_limits(&v);
     test_garbage(&v);
     test_msg_verify(&v);
+    test_forwarded_smime(&v);
     test_smime(&v);
     verifier_free(&v);
     return tap_done();
