@@ -355,6 +355,9 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
         result_set_detail(&out->detail, "%zu bytes follow the last revision without a "
                           "cross-reference: content added after signing", tail);
         r = REASON_MODIFIED_AFTER_SIGNING;
+        for (size_t i = 0; i < out->nsigs; i++)     /* it follows every signature */
+            if (out->sigs[i].reason == REASON_OK)
+                sig_fail(&out->sigs[i], r, out->detail);
     }
     if (r == REASON_OK && nsig > 0 && pdf_doc_scan(&c->final, err, sizeof err) < 0) {
         result_set_detail(&out->detail, "%s", err);

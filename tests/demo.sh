@@ -26,7 +26,7 @@ show "personal signature, then the organisation's (two revisions)" "$out/pdf/two
 show "one byte of the page changed after signing" "$out/pdf/attack/digest-mismatch.pdf"
 show "content replaced by an incremental update after signing" "$out"/pdf/attack/isa-*.pdf
 show "a certificate revoked before the document was checked" "$out/pdf/cms-revoked.pdf"
-show "a document with an empty signature field only" "$out/pdf/unsigned.pdf"
+show "a document with an empty signature field only" "$out/pdf/plain.pdf"
 show "an e-mail with a signed PDF sent as application/octet-stream" "$out"/mail/*octet*.eml
 echo
 echo "== the same, as JSON for scripts (first file)"
