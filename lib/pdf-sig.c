@@ -227,6 +227,14 @@ static kyso_reason check_crypto(struct pdf_check *c, const char *subfilter,
     return out->reason = REASON_MALFORMED;
 }
 
+/* integrity_failed - did R already say the signed bytes cannot be
+ * trusted?  Such reasons outrank what later revisions changed. */
+static int integrity_failed(kyso_reason r)
+{
+    return r == REASON_MALFORMED || r == REASON_BAD_BYTERANGE || r == REASON_DIGEST_MISMATCH ||
+           r == REASON_BAD_SIGNATURE || r == REASON_INTERNAL_ERROR;
+}
+
 /* check_changes - are the revisions after END allowed for this signature? */
 static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size_t end,
                                  kyso_reason r, kyso_sig_result *out)
@@ -302,8 +310,7 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     if (r == REASON_OK) {
         set_coverage(c, end, out);
         r = check_crypto(c, subf, contents, clen, spans, out);
-        if (r != REASON_MALFORMED && r != REASON_DIGEST_MISMATCH &&
-            r != REASON_BAD_SIGNATURE && r != REASON_INTERNAL_ERROR)
+        if (!integrity_failed(r))
             r = check_changes(c, sig, f->objid, end, r, out);
     }
     free(contents);
@@ -356,7 +363,7 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
                           "cross-reference: content added after signing", tail);
         r = REASON_MODIFIED_AFTER_SIGNING;
         for (size_t i = 0; i < out->nsigs; i++)     /* it follows every signature */
-            if (out->sigs[i].reason == REASON_OK)
+            if (!integrity_failed(out->sigs[i].reason))
                 sig_fail(&out->sigs[i], r, out->detail);
     }
     if (r == REASON_OK && nsig > 0 && pdf_doc_scan(&c->final, err, sizeof err) < 0) {
