@@ -238,6 +238,27 @@ fail:
     return -1;
 }
 
+/* trust_take_certs - move every certificate of CERTS (freed) to DST, and
+ * into STORE too when it is not NULL.  Returns N, or -1 with err filled on
+ * an out-of-memory failure, after which DST may keep part of CERTS. */
+static int trust_take_certs(STACK_OF(X509) *dst, X509_STORE *store, STACK_OF(X509) *certs,
+                            int n, const char *path, char *err, size_t errlen)
+{
+    while (sk_X509_num(certs) > 0) {
+        X509 *x = sk_X509_shift(certs);
+
+        if ((store != NULL && !X509_STORE_add_cert(store, x)) || !sk_X509_push(dst, x)) {
+            X509_free(x);
+            sk_X509_pop_free(certs, X509_free);
+            snprintf(err, errlen, "%s: cannot add certificate: %s", path,
+                     trust_last_ssl_error("out of memory"));
+            return -1;
+        }
+    }
+    sk_X509_free(certs);
+    return n;
+}
+
 /* trust_add_anchors - see trust.h.  On an out-of-memory failure while
  * committing, T may keep part of the new anchors. */
 int trust_add_anchors(kyso_trust *t, const char *path, char *err, size_t errlen)
@@ -249,19 +270,7 @@ int trust_add_anchors(kyso_trust *t, const char *path, char *err, size_t errlen)
     if (n < 0)
         return -1;
     sk_X509_CRL_free(crls);
-    while (sk_X509_num(certs) > 0) {
-        X509 *x = sk_X509_shift(certs);
-
-        if (!X509_STORE_add_cert(t->store, x) || !sk_X509_push(t->anchors, x)) {
-            X509_free(x);
-            sk_X509_pop_free(certs, X509_free);
-            snprintf(err, errlen, "%s: cannot add anchor: %s", path,
-                     trust_last_ssl_error("out of memory"));
-            return -1;
-        }
-    }
-    sk_X509_free(certs);
-    return n;
+    return trust_take_certs(t->anchors, t->store, certs, n, path, err, errlen);
 }
 
 /* trust_add_intermediates - see trust.h. */
@@ -274,18 +283,7 @@ int trust_add_intermediates(kyso_trust *t, const char *path, char *err, size_t e
     if (n < 0)
         return -1;
     sk_X509_CRL_free(crls);
-    while (sk_X509_num(certs) > 0) {
-        X509 *x = sk_X509_shift(certs);
-
-        if (!sk_X509_push(t->inter, x)) {
-            X509_free(x);
-            sk_X509_pop_free(certs, X509_free);
-            snprintf(err, errlen, "%s: out of memory", path);
-            return -1;
-        }
-    }
-    sk_X509_free(certs);
-    return n;
+    return trust_take_certs(t->inter, NULL, certs, n, path, err, errlen);
 }
 
 /* trust_add_crls - see trust.h. */
