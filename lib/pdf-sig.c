@@ -384,7 +384,8 @@ kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
     char err[512] = "";
     out->kind = KIND_PDF;
     if (len > v->lim.max_doc_size) {
-        result_set_detail(&out->detail, "file larger than %zu bytes (limit)", v->lim.max_doc_size);
+        result_set_detail(&out->detail, "file larger than %zu bytes (limit MaxDocumentSize)",
+                          v->lim.max_doc_size);
         return out->reason = REASON_LIMIT_EXCEEDED;
     }
     if (len < 8 || memmem(buf, len < 1024 ? len : 1024, "%PDF-", 5) == NULL) {

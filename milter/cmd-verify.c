@@ -113,6 +113,19 @@ static int add_class_rule(kyso_verifier *v, const char *arg)
     return 0;
 }
 
+/* parse_limit - a positive count for a limit option; 0, or -1 after printing. */
+static int parse_limit(const char *opt, const char *arg, size_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (*end != '\0' || n == 0 || arg[0] == '-') {
+        fprintf(stderr, "kyso verify: --%s %s: want a positive whole number\n", opt, arg);
+        return -1;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
 /* parse_opts - options into V and O; returns optind, or -1 after printing. */
 static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opts *o)
 {
@@ -125,6 +138,9 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
         {"content", required_argument, NULL, 'C'},
         {"allow-missing-crl", no_argument, NULL, 'M'},
         {"class-rule", required_argument, NULL, 'R'},
+        {"max-parts", required_argument, NULL, 'P'},
+        {"max-depth", required_argument, NULL, 'D'},
+        {"max-size", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}
     };
     int c;
@@ -145,6 +161,18 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
         case 'M': v->rev_missing = REVMISSING_IGNORE; break;
         case 'R':
             if (add_class_rule(v, optarg) < 0)
+                return -1;
+            break;
+        case 'P':
+            if (parse_limit("max-parts", optarg, &v->lim.max_parts) < 0)
+                return -1;
+            break;
+        case 'D':
+            if (parse_limit("max-depth", optarg, &v->lim.max_depth) < 0)
+                return -1;
+            break;
+        case 'S':
+            if (parse_limit("max-size", optarg, &v->lim.max_doc_size) < 0)
                 return -1;
             break;
         default: return -1;

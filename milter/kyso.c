@@ -11,7 +11,8 @@ static void kyso_usage(FILE *fp)
 {
     fputs("usage: kyso verify [--json] [--trust-anchors P] [--intermediates P] [--crl P]\n"
           "                   [--at TIME] [--content F] [--allow-missing-crl]\n"
-          "                   [--class-rule 'FIELD PREFIX CLASS'] FILE...\n"
+          "                   [--class-rule 'FIELD PREFIX CLASS'] [--max-parts N]\n"
+          "                   [--max-depth N] [--max-size BYTES] FILE...\n"
           "       kyso help\n"
           "P is a PEM file or a folder of them; TIME is ISO 8601 (2026-11-23T10:00:00Z)\n"
           "or seconds since 1970.  Exit 0: every FILE valid; 1: some are not; 2: error.\n"

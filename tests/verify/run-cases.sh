@@ -47,7 +47,8 @@ grep -v '^[[:space:]]*\(#\|$\)' "$cases" | while read -r file verdict reason res
     rc=$?
     gv=$(printf '%s\n' "$got" | jq -r '.verdict + " " + .reason' 2>/dev/null | head -1)
     if [ "$gv" = "$verdict $reason" ] && { [ $rc -eq 0 ] || [ $rc -eq 1 ]; }; then
-        echo "ok $n - $file: $verdict $reason${rest:+ ($(printf '%s' "$rest" | sed 's/#.*//;s/ *$//'))}"
+        shown=$(printf '%s' "$rest" | sed 's/#.*//;s/ *$//')
+        echo "ok $n - $file: $verdict $reason${shown:+ ($shown)}"
     else
         echo "not ok $n - $file: expected $verdict $reason, got '${gv:-nothing}' (exit $rc)"
         printf '%s\n' "$got" | head -c 1500 | sed 's/^/# /'
