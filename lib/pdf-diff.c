@@ -28,13 +28,17 @@ enum role {
 
 #define REF_ANY     1   /* some S object refers to the id */
 #define REF_FOREIGN 2   /* an S object other than a field, widget or appearance does */
+#define REF_RENDER  4   /* an S object other than the catalog, Info, DSS, metadata does */
+
+#define CHG_APPEARANCE 1    /* an appearance stream changed in place */
+#define CHG_LENIENT    2    /* an Info, DSS or metadata object changed */
 
 struct diff {
     pdf_doc *s, *f;
     int p;                      /* DocMDP permission, 1..3 */
     unsigned char *role;        /* per object id of S */
     unsigned char *referenced;  /* REF_* flags per id, from S objects */
-    unsigned char *ap_changed;  /* appearance streams changed in place */
+    unsigned char *changed;     /* CHG_* flags per id of S, judged at the end */
     unsigned char *added;       /* ids that exist in F only */
     char *detail;
     size_t dlen;
@@ -78,6 +82,8 @@ static void mark_refs(struct diff *x, const char *u, enum role from)
     if (from != ROLE_FORM_FIELD && from != ROLE_SIG_EMPTY && from != ROLE_SIG_SIGNED &&
         from != ROLE_APPEARANCE)
         flag |= REF_FOREIGN;
+    if (from != ROLE_CATALOG && from != ROLE_INFO && from != ROLE_DSS && from != ROLE_METADATA)
+        flag |= REF_RENDER;
     for (const char *p = u; *p; p++) {
         if (*p < '0' || *p > '9' || (p > u && p[-1] >= '0' && p[-1] <= '9'))
             continue;
@@ -144,6 +150,39 @@ static int roles_of_fields(struct diff *x, size_t max_depth)
     return 0;
 }
 
+/* is_plain_dict - a dictionary that is not a stream. */
+static int is_plain_dict(pdf_doc *d, qpdf_oh oh)
+{
+    return qpdf_oh_is_dictionary(d->q, oh) && !qpdf_oh_is_stream(d->q, oh);
+}
+
+/* roles_lenient - Info, XMP metadata and DSS may change freely, so they
+ * get their role last (an object that is also a page or field keeps that
+ * role) and only when they are of their own kind; whether anything that
+ * is drawn uses them is judged at the end (REF_RENDER). */
+static void roles_lenient(struct diff *x, qpdf_oh root)
+{
+    pdf_doc *s = x->s;
+    qpdf_oh info = pdf_get(s->q, qpdf_get_trailer(s->q), "/Info");
+    if (is_plain_dict(s, info))
+        set_role(x, info, ROLE_INFO);
+    qpdf_oh md = pdf_get(s->q, root, "/Metadata");
+    if (qpdf_oh_is_stream(s->q, md) &&
+        (qpdf_oh_is_name_and_equals(s->q, pdf_get(s->q, md, "/Type"), "/Metadata") ||
+         qpdf_oh_is_name_and_equals(s->q, pdf_get(s->q, md, "/Subtype"), "/XML")))
+        set_role(x, md, ROLE_METADATA);
+    qpdf_oh dss = pdf_get(s->q, root, "/DSS");
+    if (!is_plain_dict(s, dss))
+        return;
+    set_role(x, dss, ROLE_DSS);
+    static const char *const dk[] = {"/VRI", "/Certs", "/OCSPs", "/CRLs"};
+    for (size_t i = 0; i < 4; i++) {
+        qpdf_oh v = pdf_get(s->q, dss, dk[i]);
+        if (qpdf_oh_is_array(s->q, v) || is_plain_dict(s, v))
+            set_role(x, v, ROLE_DSS);
+    }
+}
+
 /* roles_collect - the role of each object of the signed revision. */
 static int roles_collect(struct diff *x, size_t max_depth)
 {
@@ -153,13 +192,6 @@ static int roles_collect(struct diff *x, size_t max_depth)
     qpdf_oh form = pdf_get(s->q, root, "/AcroForm");
     set_role(x, form, ROLE_ACROFORM);
     set_role(x, pdf_get(s->q, form, "/Fields"), ROLE_FIELDS);
-    qpdf_oh dss = pdf_get(s->q, root, "/DSS");
-    set_role(x, dss, ROLE_DSS);
-    static const char *const dk[] = {"/VRI", "/Certs", "/OCSPs", "/CRLs"};
-    for (size_t i = 0; i < 4; i++)
-        set_role(x, pdf_get(s->q, dss, dk[i]), ROLE_DSS);
-    set_role(x, pdf_get(s->q, qpdf_get_trailer(s->q), "/Info"), ROLE_INFO);
-    set_role(x, pdf_get(s->q, root, "/Metadata"), ROLE_METADATA);
     int npages = qpdf_get_num_pages(s->q);
     if (npages < 0)
         return -1;
@@ -168,26 +200,58 @@ static int roles_collect(struct diff *x, size_t max_depth)
         set_role(x, pg, ROLE_PAGE);
         set_role(x, pdf_get(s->q, pg, "/Annots"), ROLE_ANNOTS);
     }
-    return roles_of_fields(x, max_depth);
+    if (roles_of_fields(x, max_depth) < 0)
+        return -1;
+    roles_lenient(x, root);
+    return 0;
 }
 
 /* ----- judging one change ------------------------------------------------- */
 
+/* widget_invisible - is the widget IT drawn nowhere (a zero-size /Rect, or
+ * the Hidden or NoView flag)? */
+static int widget_invisible(pdf_doc *f, qpdf_oh it)
+{
+    qpdf_oh fl = pdf_get(f->q, it, "/F");
+    if (qpdf_oh_is_integer(f->q, fl) && (qpdf_oh_get_int_value(f->q, fl) & (2 | 32)))
+        return 1;
+    qpdf_oh r = pdf_get(f->q, it, "/Rect");
+    if (!qpdf_oh_is_array(f->q, r) || qpdf_oh_get_array_n_items(f->q, r) != 4)
+        return 0;
+    double v[4];
+    for (int i = 0; i < 4; i++) {
+        qpdf_oh n = qpdf_oh_get_array_item(f->q, r, i);
+        if (!qpdf_oh_is_number(f->q, n))
+            return 0;
+        v[i] = qpdf_oh_get_numeric_value(f->q, n);
+    }
+    return v[0] == v[2] || v[1] == v[3];
+}
+
 /* new_item_allowed - may item IT (of F) be added to a /Fields or /Annots
- * array?  Signature fields and their widgets always (P >= 2); other
- * annotations only with P = 3. */
+ * array (ANNOTS)?  A signature field or its widget, without actions, that
+ * is signed in the same document or drawn nowhere: an unsigned visible one
+ * would be an overlay in disguise.  Other annotations only with P = 3. */
 static int new_item_allowed(struct diff *x, qpdf_oh it, int annots)
 {
     pdf_doc *f = x->f;
+    qpdf_oh parent = pdf_get(f->q, it, "/Parent");
     qpdf_oh ft = pdf_get(f->q, it, "/FT");
     if (!qpdf_oh_is_name(f->q, ft))
-        ft = pdf_get(f->q, pdf_get(f->q, it, "/Parent"), "/FT");
-    if (qpdf_oh_is_name_and_equals(f->q, ft, "/Sig"))
-        return 1;
-    if (!annots || x->p < 3)
-        return 0;
+        ft = pdf_get(f->q, parent, "/FT");
     qpdf_oh st = pdf_get(f->q, it, "/Subtype");
-    return !qpdf_oh_is_name_and_equals(f->q, st, "/Widget");
+    if (qpdf_oh_is_name_and_equals(f->q, ft, "/Sig")) {
+        if (annots && !qpdf_oh_is_name_and_equals(f->q, st, "/Widget"))
+            return 0;
+        if (qpdf_oh_has_key(f->q, it, "/A") || qpdf_oh_has_key(f->q, it, "/AA"))
+            return 0;
+        qpdf_oh v = pdf_get(f->q, it, "/V");
+        if (qpdf_oh_is_null(f->q, v))
+            v = pdf_get(f->q, parent, "/V");
+        return is_plain_dict(f, v) || !annots || widget_invisible(f, it);
+    }
+    return annots && x->p == 3 && qpdf_oh_is_name(f->q, st) &&
+           !qpdf_oh_is_name_and_equals(f->q, st, "/Widget");
 }
 
 /* array_grows - does F's array B hold every item of S's array A, in order,
@@ -217,6 +281,8 @@ static int dict_keys(pdf_doc *d, qpdf_oh oh, char keys[][64], int max, int n)
     qpdf_oh_begin_dict_key_iter(d->q, oh);
     while (qpdf_oh_dict_more_keys(d->q)) {
         const char *k = qpdf_oh_dict_next_key(d->q);
+        if (strlen(k) >= 60)
+            return -1;      /* no PDF key is that long; do not compare a prefix */
         int dup = 0;
         for (int i = 0; i < n; i++)
             dup |= strcmp(keys[i], k) == 0;
@@ -282,13 +348,36 @@ static int readonly_only(struct diff *x, qpdf_oh a, qpdf_oh b, char *bad)
     return 0;
 }
 
+/* catalog_acroform_ok - may the catalog's /AcroForm go from S's A to F's
+ * B?  Unchanged, always.  Otherwise, with P >= 2: a first AcroForm holding
+ * only signature fields and bookkeeping, or a direct one changed as an
+ * AcroForm object may be.  Another indirect AcroForm is never judged by
+ * the old one's rules, so it is refused. */
+static int catalog_acroform_ok(struct diff *x, qpdf_oh a, qpdf_oh b, char *bad)
+{
+    static const char *const form[] = {"/SigFlags", "/DR", "/DA", NULL};
+    static const char *const fields[] = {"/Fields", NULL};
+    qpdf_oh fa = qpdf_oh_get_key(x->s->q, a, "/AcroForm");
+    qpdf_oh fb = qpdf_oh_get_key(x->f->q, b, "/AcroForm");
+    if (same_value(x, fa, fb))
+        return 1;
+    snprintf(bad, 64, "/AcroForm");
+    if (x->p == 1 || !is_plain_dict(x->f, fb))
+        return 0;
+    if (qpdf_oh_is_null(x->s->q, fa))
+        return dict_changes_allowed(x, qpdf_oh_new_dictionary(x->s->q), fb, form, fields, 0,
+                                    bad);
+    if (qpdf_oh_is_indirect(x->s->q, fa) || qpdf_oh_is_indirect(x->f->q, fb))
+        return 0;
+    return dict_changes_allowed(x, fa, fb, form, fields, 0, bad);
+}
+
 /* change_allowed - may S object A become F object B, given its ROLE? */
 static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, char *bad)
 {
-    static const char *const cat_p1[] = {"/DSS", "/Extensions", "/Metadata", "/Version", NULL};
     static const char *const cat[] = {"/DSS", "/Extensions", "/Metadata", "/Version",
                                       "/AcroForm", NULL};
-    static const char *const form[] = {"/SigFlags", "/DR", "/DA", "/NeedAppearances", NULL};
+    static const char *const form[] = {"/SigFlags", "/DR", "/DA", NULL};
     static const char *const fields[] = {"/Fields", NULL};
     static const char *const annots[] = {"/Annots", NULL};
     static const char *const sig_fixed[] = {"/FT", "/T", "/Parent", "/Kids", "/Lock",
@@ -298,7 +387,8 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
     case ROLE_INFO: case ROLE_DSS: case ROLE_METADATA:
         return 1;   /* never rendered: signers update dates and LTV data */
     case ROLE_CATALOG:
-        return dict_changes_allowed(x, a, b, x->p == 1 ? cat_p1 : cat, NULL, 0, bad);
+        return catalog_acroform_ok(x, a, b, bad) &&
+               dict_changes_allowed(x, a, b, cat, NULL, 0, bad);
     case ROLE_ACROFORM:
         return x->p > 1 && dict_changes_allowed(x, a, b, form, fields, 0, bad);
     case ROLE_FIELDS:
@@ -347,18 +437,32 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
 
 /* ----- the comparison ----------------------------------------------------- */
 
+/* is_structure - is A a cross-reference or object stream?  They name
+ * /Root and /Info like a trailer does, but nothing draws them. */
+static int is_structure(pdf_doc *d, qpdf_oh a)
+{
+    qpdf_oh t = pdf_get(d->q, a, "/Type");
+    return qpdf_oh_is_stream(d->q, a) && (qpdf_oh_is_name_and_equals(d->q, t, "/XRef") ||
+                                          qpdf_oh_is_name_and_equals(d->q, t, "/ObjStm"));
+}
+
 /* object_differs - 1 when S object A and F object B differ, 0 when equal,
  * -1 on a read error.  Streams compare dictionary and raw data. */
 static int object_differs(struct diff *x, qpdf_oh a, qpdf_oh b, enum role r)
 {
-    char *ua = unparse_copy(x->s, a, 1);
+    int stream = qpdf_oh_is_stream(x->s->q, a);
+    if (stream != qpdf_oh_is_stream(x->f->q, b))
+        return 1;
+    /* a stream unparses as its reference: compare its dictionary */
+    char *ua = unparse_copy(x->s, stream ? qpdf_oh_get_dict(x->s->q, a) : a, 1);
     if (ua == NULL)
         return -1;
-    mark_refs(x, ua, r);
-    const char *ub = qpdf_oh_unparse_resolved(x->f->q, b);
+    if (!is_structure(x->s, a))
+        mark_refs(x, ua, r);
+    const char *ub = qpdf_oh_unparse_resolved(x->f->q, stream ? qpdf_oh_get_dict(x->f->q, b) : b);
     int differ = !ub || strcmp(ua, ub) != 0;
     free(ua);
-    if (differ || !qpdf_oh_is_stream(x->s->q, a))
+    if (differ || !stream)
         return differ;
     unsigned char *da = NULL, *db = NULL;
     size_t la = 0, lb = 0;
@@ -412,8 +516,10 @@ static int compare_id(struct diff *x, int id, int gen)
     char bad[64] = "";
     enum role r = (enum role)x->role[id];
     int d = object_differs(x, a, b, r);
-    if (d > 0 && r == ROLE_APPEARANCE)
-        x->ap_changed[id] = 1;      /* judged once every reference is known */
+    if (d > 0 && r == ROLE_APPEARANCE)  /* judged once every reference is known */
+        x->changed[id] |= CHG_APPEARANCE;
+    if (d > 0 && (r == ROLE_INFO || r == ROLE_DSS || r == ROLE_METADATA))
+        x->changed[id] |= CHG_LENIENT;
     if (d <= 0 || change_allowed(x, r, a, b, bad)) {
         qpdf_oh_release(x->f->q, b);
         return d < 0 ? -1 : 0;
@@ -444,7 +550,7 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail
                      calloc((size_t)s->size, 1), calloc((size_t)f->size, 1), detail, dlen};
     int rc = -1;
     detail[0] = '\0';
-    if (!x.role || !x.referenced || !x.ap_changed || !x.added) {
+    if (!x.role || !x.referenced || !x.changed || !x.added) {
         snprintf(detail, dlen, "out of memory");
         goto out;
     }
@@ -470,9 +576,15 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail
             snprintf(detail, dlen, "object %d was referenced but missing when signed, "
                      "and was added later", id);
             rc = 1;
-        } else if (id < s->size && x.ap_changed[id] && (x.referenced[id] & REF_FOREIGN)) {
+        } else if (id < s->size && (x.changed[id] & CHG_APPEARANCE) &&
+                   (x.referenced[id] & REF_FOREIGN)) {
             snprintf(detail, dlen, "object %d, the appearance of a field, changed after signing "
                      "and is also used outside form fields (page content or elsewhere)", id);
+            rc = 1;
+        } else if (id < s->size && (x.changed[id] & CHG_LENIENT) &&
+                   (x.referenced[id] & REF_RENDER)) {
+            snprintf(detail, dlen, "object %d (%s) changed after signing and is also used by "
+                     "what the pages draw", id, role_names[x.role[id]]);
             rc = 1;
         }
     }
@@ -481,7 +593,7 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail
 out:
     free(x.role);
     free(x.referenced);
-    free(x.ap_changed);
+    free(x.changed);
     free(x.added);
     return rc;
 }

@@ -64,32 +64,108 @@ size_t pdf_rev_tail(const unsigned char *buf, size_t len)
     size_t real = len;
     while (real > 0 && is_space(buf[real - 1]))
         real--;
-    for (size_t pos = real; pos >= 5;) {
-        const unsigned char *m = last_find(buf, 0, pos, "%%EOF");
-        if (m == NULL)
-            break;
-        size_t end = (size_t)(m - buf) + 5;
-        if (pdf_rev_is_end(buf, len, end))
-            return real > end ? real - end : 0;
-        pos = end - 1;
-    }
-    return len;
+    const unsigned char *m = last_find(buf, 0, real, "%%EOF");
+    if (m == NULL)
+        return len;
+    size_t end = (size_t)(m - buf) + 5;
+    if (!pdf_rev_is_end(buf, len, end))
+        return real - (size_t)(m - buf);    /* a marker without its own xref */
+    return real > end ? real - end : 0;
 }
 
 size_t pdf_rev_count(const unsigned char *buf, size_t len, size_t end, size_t *total)
 {
-    size_t before = 0, n = 0;
+    size_t before = 0, n = 0, prev = 0;     /* prev: just past the previous marker */
     for (size_t pos = 0; pos + 5 <= len;) {
         const unsigned char *m = memchr(buf + pos, '%', len - pos - 4);
         if (m == NULL)
             break;
-        pos = (size_t)(m - buf) + 1;
-        if (memcmp(m, "%%EOF", 5) != 0 || !pdf_rev_is_end(buf, len, pos + 4))
+        size_t at = (size_t)(m - buf);
+        pos = at + 1;
+        if (memcmp(m, "%%EOF", 5) != 0)
             continue;
-        n++;
-        if (pos + 4 <= end)
-            before++;
+        /* each stretch between markers is searched once: linear overall */
+        size_t from = at > 1024 ? at - 1024 : 0;
+        if (last_find(buf, from > prev ? from : prev, at, "startxref") != NULL) {
+            n++;
+            if (at + 5 <= end)
+                before++;
+        }
+        prev = at + 5;
+        pos = prev;
     }
     *total = n;
     return before;
+}
+
+/* digits_back - value of the decimal digits ending right before P (at
+ * least one, at most 10, not before FLOOR); *start gets their start. */
+static long digits_back(const unsigned char *floor, const unsigned char *p,
+                        const unsigned char **start)
+{
+    const unsigned char *q = p;
+    while (q > floor && p - q < 10 && q[-1] >= '0' && q[-1] <= '9')
+        q--;
+    if (q == p)
+        return -1;
+    long v = 0;
+    for (const unsigned char *d = q; d < p; d++)
+        v = v * 10 + (*d - '0');
+    *start = q;
+    return v;
+}
+
+/* header_generation - at P, an "obj" keyword after "N G "?  Returns G (and
+ * N in *num) or -1. */
+static long header_generation(const unsigned char *buf, const unsigned char *p, long *num)
+{
+    const unsigned char *g0, *n0;
+    if (p - buf < 4 || !(p[-1] == ' ' || p[-1] == '\r' || p[-1] == '\n'))
+        return -1;
+    long gen = digits_back(buf, p - 1, &g0);
+    if (gen < 0 || g0 - buf < 2 || g0[-1] != ' ')
+        return -1;
+    *num = digits_back(buf, g0 - 1, &n0);
+    return *num < 0 ? -1 : gen;
+}
+
+/* all_digits - are the N bytes at P decimal digits? */
+static int all_digits(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* table_generation - at P ('n'), an in-use xref table entry
+ * "oooooooooo ggggg n"?  Returns its generation, or -1. */
+static long table_generation(const unsigned char *floor, const unsigned char *p)
+{
+    if (p - floor < 17 || p[-1] != ' ' || p[-7] != ' ' || !all_digits(p - 6, 5) ||
+        !all_digits(p - 17, 10))
+        return -1;
+    long g = 0;
+    for (const unsigned char *d = p - 6; d < p - 1; d++)
+        g = g * 10 + (*d - '0');
+    return g;
+}
+
+int pdf_rev_find_generation(const unsigned char *buf, size_t from, size_t len,
+                            long *num, long *gen)
+{
+    for (size_t i = from; i + 3 <= len; i++) {
+        const unsigned char *p = buf + i;
+        long n = 0, g = -1;
+        if (p[0] == 'o' && p[1] == 'b' && p[2] == 'j')
+            g = header_generation(buf + from, p, &n);
+        else if (p[0] == 'n')
+            g = table_generation(buf + from, p);
+        if (g > 0) {
+            *num = n;
+            *gen = g;
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -24,4 +24,14 @@ size_t pdf_rev_tail(const unsigned char *buf, size_t len);
  * has.  Scans the whole file: call it only when a figure is needed. */
 size_t pdf_rev_count(const unsigned char *buf, size_t len, size_t end, size_t *total);
 
+/* pdf_rev_find_generation - does BUF[from, len) define an object ("N G
+ * obj") or list one in a cross-reference table ("offset G n") under a
+ * generation G other than 0?  1 (with *num, or 0 for a table entry, and
+ * *gen set) or 0.  qpdf keys objects by number and
+ * generation but many viewers by number only, so an update that defines
+ * "8 1 obj" beside the signed "8 0 obj" shows one thing to us and
+ * another to them.  *num and *gen are set when found. */
+int pdf_rev_find_generation(const unsigned char *buf, size_t from, size_t len,
+                            long *num, long *gen);
+
 #endif

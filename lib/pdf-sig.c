@@ -250,6 +250,13 @@ static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size
         return sig_fail(out, REASON_BAD_BYTERANGE, "the signature dictionary is not part of the revision it signs");
     if (end == c->len)
         return r;
+    long num, gen;
+    if (pdf_rev_find_generation(c->buf, end, c->len, &num, &gen)) {
+        result_set_detail(&out->detail, "an update after signing uses generation %ld "
+                          "(object %ld): viewers that ignore generations see other content",
+                          gen, num);
+        return out->reason = REASON_MODIFIED_AFTER_SIGNING;
+    }
     int p = c->certified_p ? c->certified_p : 2;
     int rc = pdf_diff_check(s, &c->final, p, c->v->lim.max_pdf_nesting, err, sizeof err);
     if (rc < 0) {

@@ -9,7 +9,9 @@ KYSO=${KYSO:-./milter/kyso}
 out=${KYSO_FIXTURES:-$PWD/tests/out/fixtures}
 cases="$top_srcdir/tests/verify/cases.txt"
 
-if [ ! -f "$out/.done" ]; then
+# the fixtures are rebuilt whenever their scripts change
+stamp=$(cat "$top_srcdir"/tests/fixtures/* | cksum | cut -d' ' -f1)
+if [ "$(cat "$out/.done" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$out"
     mkdir -p "$out"
     if ! bash "$top_srcdir/tests/fixtures/mkfixtures.sh" "$out" >"$out.log" 2>&1; then
@@ -18,7 +20,7 @@ if [ ! -f "$out/.done" ]; then
         tail -20 "$out.log" | sed 's/^/# /'
         exit 1
     fi
-    touch "$out/.done"
+    echo "$stamp" >"$out/.done"
 fi
 
 # case_opts REST - kyso options for the words before '#': crl=DIR replaces
