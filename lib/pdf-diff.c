@@ -348,6 +348,27 @@ static int readonly_only(struct diff *x, qpdf_oh a, qpdf_oh b, char *bad)
     return 0;
 }
 
+/* field_value - the /V of field or widget OH, or of its parent field. */
+static qpdf_oh field_value(pdf_doc *d, qpdf_oh oh)
+{
+    qpdf_oh v = pdf_get(d->q, oh, "/V");
+    return qpdf_oh_is_null(d->q, v) ? pdf_get(d->q, pdf_get(d->q, oh, "/Parent"), "/V") : v;
+}
+
+/* appearance_follows_value - a field's appearance may change only with
+ * its value: a new look for the same value is the Shadow "replace" attack
+ * (the signed appearance said one thing, the new one says another). */
+static int appearance_follows_value(struct diff *x, qpdf_oh a, qpdf_oh b, char *bad)
+{
+    if (!same_value(x, field_value(x->s, a), field_value(x->f, b)))
+        return 1;
+    if (same_value(x, pdf_get(x->s->q, a, "/AP"), pdf_get(x->f->q, b, "/AP")) &&
+        same_value(x, pdf_get(x->s->q, a, "/AS"), pdf_get(x->f->q, b, "/AS")))
+        return 1;
+    snprintf(bad, 64, "/AP changed, the value did not");
+    return 0;
+}
+
 /* catalog_acroform_ok - may the catalog's /AcroForm go from S's A to F's
  * B?  Unchanged, always.  Otherwise, with P >= 2: a first AcroForm holding
  * only signature fields and bookkeeping, or a direct one changed as an
@@ -426,7 +447,7 @@ static int change_allowed(struct diff *x, enum role r, qpdf_oh a, qpdf_oh b, cha
     }
     case ROLE_FORM_FIELD:
         return x->p > 1 && dict_changes_allowed(x, a, b, filling, NULL, 0, bad) &&
-               readonly_only(x, a, b, bad);
+               readonly_only(x, a, b, bad) && appearance_follows_value(x, a, b, bad);
     case ROLE_APPEARANCE:
         return x->p > 1;
     case ROLE_SIG_SIGNED: case ROLE_NONE:
