@@ -10,10 +10,16 @@
  * anything without an allowed role is modified_after_signing.  New objects
  * matter only through a reference, so new references are judged where they
  * appear, and a reference the signed revision left dangling may not be
- * filled in later.  Two rules close the "sneaky" overlays: an empty
- * signature field's widget may change only in the update that signs it
- * (and never moves), and an appearance stream may change in place only if
- * nothing but fields and widgets uses it.  Never prints.
+ * filled in later.  Stream dictionaries are compared as well as their
+ * bytes.  Rules against overlays ("sneaky signatures", Shadow replace):
+ * an empty signature field's widget may change only in the update that
+ * signs it, and never moves; a new signature field must be a widget
+ * without actions that is signed or drawn nowhere; a form field's
+ * appearance may change only with its value; an appearance stream may
+ * change in place only if nothing but fields and widgets uses it; Info,
+ * XMP metadata and DSS may change only if nothing drawn uses them; the
+ * catalog may gain a first AcroForm of signature fields but not point to
+ * another one.  Never prints.
  */
 #include <stdio.h>
 #include <stdlib.h>

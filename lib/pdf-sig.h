@@ -59,11 +59,14 @@ void pdf_fields_free(pdf_fields *fs);
 /* pdf_diff_check - lib/pdf-diff.c: are the changes from the signed
  * revision S to the final document F allowed for a signature under DocMDP
  * permission P (1..3; 2 when the document is not certified)?  Allowed:
- * new signatures in signature fields with their widgets and appearances,
- * DSS/VRI, document time-stamps, the AcroForm and /Annots bookkeeping they
- * need, the Info dictionary and XMP metadata (never rendered), and form
- * filling when P >= 2.  P = 1 allows only DSS, Info and metadata.  Returns 0 when allowed, 1 when not (detail names
- * the object and the change), -1 when either document cannot be read. */
+ * new signatures in signature fields (signed, or new fields drawn
+ * nowhere) with their widgets and appearances, DSS/VRI, document
+ * time-stamps, the AcroForm and /Annots bookkeeping they need, Info and
+ * XMP metadata that nothing drawn uses, ReadOnly set by a /Lock, and form
+ * filling (value with its appearance) when P >= 2; other annotations when
+ * P = 3.  P = 1 allows only DSS, Info and metadata.  Returns 0 when
+ * allowed, 1 when not (detail names the object and the change), -1 when
+ * either document cannot be read. */
 int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth,
                    char *detail, size_t dlen);
 
