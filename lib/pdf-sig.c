@@ -240,6 +240,8 @@ static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size
                                  kyso_reason r, kyso_sig_result *out)
 {
     char err[512] = "";
+    if (end == c->len)
+        return r;   /* the signed revision is the document itself */
     pdf_doc *s = check_prefix(c, end, err, sizeof err);
     if (s == NULL)
     {
@@ -247,9 +249,8 @@ static kyso_reason check_changes(struct pdf_check *c, qpdf_oh sig, int fid, size
         return out->reason = REASON_BAD_BYTERANGE;
     }
     if (!same_sig_in_prefix(c, s, sig, fid))
-        return sig_fail(out, REASON_BAD_BYTERANGE, "the signature dictionary is not part of the revision it signs");
-    if (end == c->len)
-        return r;
+        return sig_fail(out, REASON_BAD_BYTERANGE,
+                        "the signature dictionary is not part of the revision it signs");
     long num, gen;
     if (pdf_rev_find_generation(c->buf, end, c->len, &num, &gen)) {
         result_set_detail(&out->detail, "an update after signing uses generation %ld "
