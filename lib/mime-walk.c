@@ -161,7 +161,8 @@ static int walk_decode(walk_state *st, GMimePart *part, const char *path,
 static int walk_leaf(walk_state *st, GMimeObject *obj, const char *path,
                      int depth, const walk_signed *sig)
 {
-    kyso_part p = {.path = *path ? path : "1", .depth = depth, .msg_from = st->from, .forwarded = st->forwarded,
+    kyso_part p = {.path = *path ? path : "1", .depth = depth, .msg_from = st->from,
+                   .forwarded = st->forwarded,
                    .top_subject = st->subject, .data = (const unsigned char *)""};
     GMimeStream *mem = NULL;
     GByteArray *ba = NULL;

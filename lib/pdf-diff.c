@@ -139,7 +139,8 @@ static int roles_of_fields(struct diff *x, size_t max_depth)
         return -1;
     for (size_t i = 0; i < fs.n; i++) {
         pdf_field *f = &fs.f[i];
-        enum role r = !f->is_sig ? ROLE_FORM_FIELD : f->has_value ? ROLE_SIG_SIGNED : ROLE_SIG_EMPTY;
+        enum role r = !f->is_sig ? ROLE_FORM_FIELD
+                    : f->has_value ? ROLE_SIG_SIGNED : ROLE_SIG_EMPTY;
         set_role(x, f->oh, r);
         if (r != ROLE_SIG_SIGNED)
             roles_of_appearance(x, f->oh);

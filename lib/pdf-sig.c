@@ -189,17 +189,21 @@ static kyso_reason check_byterange(struct pdf_check *c, qpdf_oh sig,
 {
     long long br[4];
     if (byterange_get(&c->final, sig, br) < 0)
-        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange is not an array of four non-negative integers");
+        return sig_fail(out, REASON_BAD_BYTERANGE,
+                        "/ByteRange is not an array of four non-negative integers");
     unsigned long long a = (unsigned long long)br[1], b = (unsigned long long)br[2],
                        l2 = (unsigned long long)br[3];
     if (br[0] != 0 || a == 0 || b <= a || l2 > c->len || b > c->len - l2)
-        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange does not start at 0 or runs outside the file");
+        return sig_fail(out, REASON_BAD_BYTERANGE,
+                        "/ByteRange does not start at 0 or runs outside the file");
     if (!gap_follows_contents_key(c->buf, a) ||
         !gap_matches_contents(c->buf, a, b, contents, clen))
-        return sig_fail(out, REASON_BAD_BYTERANGE, "the unsigned gap of /ByteRange is not exactly this /Contents");
+        return sig_fail(out, REASON_BAD_BYTERANGE,
+                        "the unsigned gap of /ByteRange is not exactly this /Contents");
     *end = b + l2;
     if (!pdf_rev_is_end(c->buf, c->len, *end))
-        return sig_fail(out, REASON_BAD_BYTERANGE, "/ByteRange does not end at the end of a revision");
+        return sig_fail(out, REASON_BAD_BYTERANGE,
+                        "/ByteRange does not end at the end of a revision");
     spans[0].p = c->buf;
     spans[0].len = a;
     spans[1].p = c->buf + b;

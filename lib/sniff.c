@@ -85,7 +85,8 @@ static kyso_kind sniff_by_content(const unsigned char *buf, size_t len,
         return KIND_OLE;
     if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         size_t lim = len < 4096 ? len : 4096;
-        if (mem_find(buf, lim, "[Content_Types].xml") || mem_find(buf, lim, "mimetypeapplication/vnd.oasis") ||
+        if (mem_find(buf, lim, "[Content_Types].xml") ||
+            mem_find(buf, lim, "mimetypeapplication/vnd.oasis") ||
             mem_find(buf, lim, "word/") || mem_find(buf, lim, "xl/"))
             return KIND_OFFICE;
         return KIND_OTHER;
