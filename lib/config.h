@@ -1,0 +1,154 @@
+/*
+ * config.h - the kyso-milter configuration: OpenDKIM-style "Key value"
+ * lines, keys case-insensitive, '#' comments, unknown keys and malformed
+ * values fatal at load time with "FILE:LINE: what is wrong (the fix)".
+ * A kyso_config is read-only once loaded, so every thread of one
+ * configuration generation may read it without locks.  Never prints.
+ */
+#ifndef KYSO_CONFIG_H
+#define KYSO_CONFIG_H
+
+#include <stddef.h>
+#include "verifier.h"
+
+typedef enum kyso_action {
+    ACTION_ACCEPT = 0,
+    ACTION_REJECT,
+    ACTION_TEMPFAIL,
+    ACTION_QUARANTINE
+} kyso_action;
+
+typedef enum kyso_mode {
+    MODE_OFF = 0,           /* not checked at all */
+    MODE_MONITOR,           /* checked, logged and tagged, never refused */
+    MODE_ENFORCE
+} kyso_mode;
+
+typedef enum kyso_require {
+    REQUIRE_ANY = 0,        /* one valid signature of any class */
+    REQUIRE_ORGANISATION,   /* a valid organisation signature */
+    REQUIRE_PERSONAL_ORG    /* a valid personal and a valid organisation one */
+} kyso_require;
+
+typedef enum kyso_flow_rule {
+    FLOW_BOTH = 0,          /* sender's domain and a recipient's domain match */
+    FLOW_EITHER,            /* sender's domain or a recipient's domain matches */
+    FLOW_SENDER,            /* sender's domain matches */
+    FLOW_RECIPIENT          /* a recipient's domain matches */
+} kyso_flow_rule;
+
+/* A list of lower-case patterns.  Domain patterns: "gov.vn" (exactly that
+ * domain), "*.gov.vn" or ".gov.vn" (any subdomain, not gov.vn itself), "*"
+ * (any).  Address patterns: "user@domain", "*@domain", "*@*.domain",
+ * "@domain" (= "*@domain"). */
+typedef struct kyso_patterns {
+    char **v;
+    size_t n;
+} kyso_patterns;
+
+/* ModeTable: one "DOMAIN-PATTERN MODE" per line, in file order. */
+typedef struct kyso_mode_entry {
+    char *pattern;
+    kyso_mode mode;
+} kyso_mode_entry;
+
+/* DocumentTypes bits: which documents must be signed (default DOC_PDF). */
+#define DOC_PDF     0x01u   /* "pdf" */
+#define DOC_P7S     0x02u   /* "p7s": detached CMS with its file */
+#define DOC_P7M     0x04u   /* "p7m": CMS with the content inside */
+#define DOC_OFFICE  0x08u   /* "office" (aliases docx xlsx pptx odt ods) */
+#define DOC_OLE     0x10u   /* "ole" (aliases doc xls ppt) */
+
+typedef enum kyso_revcheck {
+    REVCHECK_CRL = 0,       /* CRLs from the CRLs key must cover the chain */
+    REVCHECK_NONE           /* no revocation check (labs only) */
+} kyso_revcheck;
+
+typedef struct kyso_config {
+    char *path;                 /* file it was read from */
+    /* daemon */
+    char *socket;               /* Socket: "inet:PORT@ADDR" or "local:PATH"; required */
+    unsigned socket_mode;       /* SocketMode (octal), default 0660 */
+    char *user_id;              /* UserID "user" or "user:group", or NULL */
+    char *pid_file;             /* PidFile, or NULL */
+    int syslog;                 /* Syslog yes|no, default yes */
+    int syslog_facility;        /* SyslogFacility (mail, local0..7), LOG_MAIL */
+    int log_stderr;             /* LogStderr yes|no, default no (yes with -f) */
+    char *node;                 /* NodeName, default the host name */
+    char *authserv_id;          /* AuthservID, default the host name */
+    char *temp_dir;             /* TempDirectory, default /tmp */
+    size_t spool_threshold;     /* SpoolThreshold: body bytes kept in memory
+                                 * before spilling to a file, default 4 MiB */
+    /* trust */
+    char *trust_anchors;        /* TrustAnchors: PEM file or folder; required */
+    char *intermediates;        /* Intermediates, or NULL */
+    char *crls;                 /* CRLs, or NULL */
+    kyso_revcheck revcheck;     /* RevocationCheck crl|none, default crl */
+    kyso_class_rules *classes;  /* CertificateClass lines (repeatable key:
+                                 * "FIELD PREFIX CLASS"); NULL = defaults */
+    /* which mail */
+    kyso_patterns enforce_domains;  /* EnforceDomains; empty = nothing watched */
+    kyso_flow_rule flow;            /* EnforceFlow both|either|sender|recipient */
+    kyso_mode mode;                 /* Mode, default enforce */
+    kyso_mode_entry *mode_table;    /* ModeTable FILE, or NULL */
+    size_t nmode_table;
+    kyso_patterns exempt;           /* ExemptAddresses */
+    kyso_patterns local_domains;    /* LocalDomains: our own domains (notices) */
+    /* what is required */
+    unsigned doc_types;             /* DocumentTypes, DOC_* bits */
+    kyso_require require;           /* RequireSignature */
+    kyso_action on_unsigned;        /* On-Unsigned, default reject */
+    kyso_action on_invalid;         /* On-Invalid, default reject */
+    kyso_action on_indeterminate;   /* On-Indeterminate, default tempfail */
+    kyso_action on_internal_error;  /* On-InternalError, default tempfail */
+    kyso_action on_unsupported;     /* On-Unsupported: a listed type the engine
+                                     * cannot verify (office, ole), default reject */
+    kyso_action on_limit;           /* On-LimitExceeded: message over MaxParts,
+                                     * MaxDepth, MaxMessageSize, default reject */
+    /* notices */
+    int notify;                     /* Notify yes|no, default yes */
+    char *notice_from;              /* NoticeFrom, default postmaster@<host> */
+    char *notice_contact;           /* NoticeContact: whom the sender may ask,
+                                     * default NoticeFrom */
+    unsigned notice_rate_max;       /* NoticeRateLimit "N/SECONDS", default 10/3600 */
+    unsigned notice_rate_window;
+    char *mta_command;              /* MTACommand, default /usr/sbin/sendmail */
+    /* records */
+    char *store;                    /* Store "file:DIR"; required */
+    /* limits */
+    kyso_limits lim;                /* MaxMessageSize, MaxParts, MaxDepth,
+                                     * MaxDocumentSize; rest defaults */
+} kyso_config;
+
+/* config_load - read and check the file at PATH.  Returns a new config, or
+ * NULL with "FILE:LINE: reason" (or "FILE: reason") in err; nothing is
+ * half-loaded.  Table files named by keys (ModeTable, and list values given
+ * as a path) are read too, and their errors name their own file and line.
+ * Trust files are not read here (see config_build_verifier). */
+kyso_config *config_load(const char *path, char *err, size_t errlen);
+
+/* config_free - release c and all it owns; NULL is fine. */
+void config_free(kyso_config *c);
+
+/* config_build_verifier - a verifier from c: trust anchors, intermediates,
+ * CRLs, class rules (copied), limits, revocation rule.  Returns 0, or -1
+ * with "KEY FILE: reason" in err (v is then freed and zeroed). */
+int config_build_verifier(const kyso_config *c, kyso_verifier *v, char *err, size_t errlen);
+
+/* config_match_domain - does DOMAIN (any case) match one of P?  1 or 0. */
+int config_match_domain(const kyso_patterns *p, const char *domain);
+
+/* config_match_address - does ADDR (local@domain, any case) match one of P? */
+int config_match_address(const kyso_patterns *p, const char *addr);
+
+/* config_table_mode - the ModeTable mode for DOMAIN: the most specific
+ * matching entry (an exact domain beats a wildcard, a longer wildcard beats
+ * a shorter one).  Returns 1 and sets *mode, or 0 when no entry matches. */
+int config_table_mode(const kyso_config *c, const char *domain, kyso_mode *mode);
+
+/* action_name / mode_name - "accept", "reject", "tempfail", "quarantine";
+ * "off", "monitor", "enforce". */
+const char *action_name(kyso_action a);
+const char *mode_name(kyso_mode m);
+
+#endif
