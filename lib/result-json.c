@@ -73,6 +73,12 @@ static void json_doc(kyso_buf *b, const kyso_doc_result *d, const char *file)
     buf_append(b, "]}", 2);
 }
 
+int result_json_append_doc(kyso_buf *b, const kyso_doc_result *d)
+{
+    json_doc(b, d, NULL);
+    return b->oom ? -1 : 0;
+}
+
 char *result_to_json(const kyso_doc_result *d, const char *file)
 {
     kyso_buf b = {0};

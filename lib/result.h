@@ -82,4 +82,10 @@ void result_free_signer(kyso_signer *s);
  * trailing newline; NULL when out of memory. Caller frees. */
 char *result_to_json(const kyso_doc_result *d, const char *file);
 
+struct kyso_buf;
+/* result_json_append_doc - append to B the object result_to_json makes for
+ * D, without the "file" key (the form nested in decision records).
+ * Returns 0, or -1 when an append ran out of memory (b->oom is then set). */
+int result_json_append_doc(struct kyso_buf *b, const kyso_doc_result *d);
+
 #endif
