@@ -277,7 +277,7 @@ static FILE *cfg_open(const char *path, const char **why, int *writable)
 {
     struct stat st;
     FILE *f;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
 
     *writable = 0;
     if (fd < 0) {

@@ -13,7 +13,7 @@
 # store (KYSO_FUZZ_ANCHORS, ..._INTERMEDIATES, ..._CRL) unless those are set.
 #
 # Environment: KYSO_FUZZ_TARGETS (default "fuzz-pdf fuzz-cms fuzz-mime
-# fuzz-sniff"), KYSO_FUZZ_BUILD (default TOP/build-fuzz), KYSO_FUZZ_WERROR
+# fuzz-sniff fuzz-config"), KYSO_FUZZ_BUILD (default TOP/build-fuzz), KYSO_FUZZ_WERROR
 # (1: configure --enable-werror; default 1), KYSO_FUZZ_JOBS (make -j).
 #
 # Layout of the build tree, kept between runs:
@@ -25,7 +25,7 @@ set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${KYSO_FUZZ_BUILD:-$TOP/build-fuzz}
-TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff}
+TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config}
 WERROR=${KYSO_FUZZ_WERROR:-1}
 JOBS=${KYSO_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -115,6 +115,7 @@ make_seeds() {
         fuzz-pdf) add_seeds "$dir" "$max" $(find "$FIXTURES/pdf" -name '*.pdf' 2>/dev/null | sort) ;;
         fuzz-cms) add_seeds "$dir" "$max" "$FIXTURES"/cms/*.p7s "$FIXTURES"/cms/*.p7m ;;
         fuzz-mime) add_seeds "$dir" "$max" "$FIXTURES"/mail/*.eml ;;
+        fuzz-config) add_seeds "$dir" "$max" "$TOP"/conf/kyso-milter.conf ;;
         fuzz-sniff)
             # one byte choosing the declared name and type, then a file
             i=0

@@ -1,0 +1,331 @@
+/*
+ * eom.c - what happens at the end of a message (see eom.h).  Order:
+ * flow and mode, verification, policy, the action (with monitor mode
+ * turning refusals into tags), headers, notice, record.  A failure of any
+ * step before the action is an internal error, which asks
+ * On-InternalError (tempfail by default): never an unchecked accept.
+ */
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include "decision.h"
+#include "logmsg.h"
+#include "mime-walk.h"
+#include "eom.h"
+#include "policy.h"
+#include "reply.h"
+#include "verify.h"
+
+static kyso_ratelimit *eom_rl;
+
+void eom_set_ratelimit(kyso_ratelimit *rl)
+{
+    eom_rl = rl;
+}
+
+typedef struct eom_state {
+    SMFICTX *ctx;
+    kyso_conn *c;
+    kyso_msg *m;
+    const kyso_config *cfg;
+    struct timeval t0;
+    kyso_flow flow;
+    int checked;                    /* documents were looked at */
+    kyso_doc_result res;            /* message result (msg_verify) */
+    kyso_policy_result pol;
+    kyso_action action;             /* applied */
+    kyso_action would;              /* what enforce asks */
+    char ref[24];
+    char *subject;                  /* decoded Subject, UTF-8 */
+    char *from;                     /* header From address */
+    kyso_reply reply;
+    int replied;
+    int notice;                     /* 1 sent, 0 not due, -1 failed */
+    const char *notice_why;
+    char notice_err[200];
+} eom_state;
+
+/* eom_flow - fill s->flow from the envelope. */
+static void eom_flow(eom_state *s)
+{
+    kyso_envelope e = {.sender = s->m->sender ? s->m->sender : "",
+                       .rcpts = (const char *const *)s->m->rcpts, .nrcpts = s->m->nrcpts};
+    policy_flow(s->cfg, &e, &s->flow);
+}
+
+/* eom_headers_text - decoded Subject and From address for records. */
+static void eom_headers_text(eom_state *s)
+{
+    mime_init_once();
+    if (s->m->subject)
+        s->subject = g_mime_utils_header_decode_text(NULL, s->m->subject);
+    if (s->m->hdr_from) {
+        InternetAddressList *l = internet_address_list_parse(NULL, s->m->hdr_from);
+        InternetAddress *a = l && internet_address_list_length(l) > 0
+                                 ? internet_address_list_get_address(l, 0) : NULL;
+        if (a && INTERNET_ADDRESS_IS_MAILBOX(a))
+            s->from = g_strdup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
+        if (l)
+            g_object_unref(l);
+    }
+}
+
+/* eom_internal - the message could not be checked: On-InternalError. */
+static void eom_internal(eom_state *s, const char *why)
+{
+    log_msg(LOG_ERR, "%s: cannot check the message: %s",
+            s->m->queue_id ? s->m->queue_id : "NOQUEUE", why);
+    s->pol.reason = REASON_INTERNAL_ERROR;
+    s->pol.action = s->cfg->on_internal_error;
+    s->pol.culprit = (size_t)-1;
+}
+
+/* eom_check - verify the documents and run the policy. */
+static void eom_check(eom_state *s)
+{
+    const unsigned char *buf;
+    size_t len;
+    char err[200];
+    s->checked = 1;
+    s->pol.culprit = (size_t)-1;
+    if (s->m->spool_failed) {
+        eom_internal(s, s->m->spool_err);
+    } else if (spool_over(&s->m->spool)) {
+        s->pol.reason = REASON_LIMIT_EXCEEDED;
+        s->pol.action = s->cfg->on_limit;
+    } else if (spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0) {
+        eom_internal(s, err);
+    } else {
+        msg_verify(&s->m->gen->v, buf, len, &s->res);
+        if (policy_decide(s->cfg, &s->res, &s->pol) < 0)
+            eom_internal(s, "out of memory");
+    }
+    s->would = s->pol.action;
+    s->action = s->flow.mode == MODE_ENFORCE ? s->pol.action : ACTION_ACCEPT;
+}
+
+/* culprit_name - the name of the deciding document, or NULL. */
+static const char *culprit_name(const eom_state *s)
+{
+    if (s->pol.culprit == (size_t)-1 || s->pol.culprit >= s->pol.ndocs)
+        return NULL;
+    const char *n = s->pol.docs[s->pol.culprit].doc->name;
+    return n ? n : "(no name)";
+}
+
+/* eom_remove_forged - delete copies of our headers that came from outside,
+ * last first so that the earlier indexes stay right. */
+static void eom_remove_forged(eom_state *s)
+{
+    for (size_t i = s->m->nforged_doc; i-- > 0;)
+        smfi_chgheader(s->ctx, "X-Kyso-Document", s->m->forged_doc[i], NULL);
+    for (size_t i = s->m->nforged_ar; i-- > 0;)
+        smfi_chgheader(s->ctx, "Authentication-Results", s->m->forged_ar[i], NULL);
+}
+
+/* eom_add_headers - our result headers on a message that goes on. */
+static void eom_add_headers(eom_state *s)
+{
+    char *v;
+    for (size_t i = 0; i < s->pol.ndocs; i++) {
+        if ((v = reply_doc_header(&s->pol.docs[i], s->ref)) != NULL)
+            smfi_addheader(s->ctx, "X-Kyso-Document", v);
+        free(v);
+    }
+    v = reply_ar_header(s->cfg->authserv_id, &s->res, s->pol.docs, s->pol.ndocs);
+    if (v)
+        smfi_insheader(s->ctx, 0, "Authentication-Results", v);
+    free(v);
+    if (s->flow.mode == MODE_MONITOR && s->would != ACTION_ACCEPT) {
+        char name[100], line[300];
+        snprintf(line, sizeof line, "would=%s; reason=%s; name=\"%s\"; ref=%s",
+                 action_name(s->would), reason_name(s->pol.reason),
+                 reply_ascii(culprit_name(s) ? culprit_name(s) : "", name, sizeof name), s->ref);
+        smfi_addheader(s->ctx, "X-Kyso-Monitor", line);
+    }
+}
+
+/* eom_act - carry out s->action; returns the milter status. */
+static sfsistat eom_act(eom_state *s)
+{
+    eom_remove_forged(s);
+    switch (s->action) {
+    case ACTION_REJECT:
+    case ACTION_TEMPFAIL:
+        reply_build(&s->reply, s->action, s->pol.reason, culprit_name(s), s->ref);
+        s->replied = 1;
+        if (smfi_setmlreply(s->ctx, s->reply.code, s->reply.xcode, s->reply.vi, s->reply.en,
+                            NULL) != MI_SUCCESS)
+            smfi_setreply(s->ctx, (char *)s->reply.code, (char *)s->reply.xcode, s->reply.en);
+        return s->action == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    case ACTION_QUARANTINE: {
+        char why[200], name[100];
+        snprintf(why, sizeof why, "kyso %s %s \"%s\"", s->ref, reason_name(s->pol.reason),
+                 reply_ascii(culprit_name(s) ? culprit_name(s) : "", name, sizeof name));
+        if (smfi_quarantine(s->ctx, why) != MI_SUCCESS) {
+            log_msg(LOG_ERR, "%s: quarantine refused by the MTA; tempfail instead",
+                    s->m->queue_id ? s->m->queue_id : "NOQUEUE");
+            s->action = ACTION_TEMPFAIL;
+            return eom_act(s);
+        }
+        eom_add_headers(s);
+        return SMFIS_CONTINUE;
+    }
+    default:
+        if (s->checked)
+            eom_add_headers(s);
+        return SMFIS_CONTINUE;
+    }
+}
+
+/* notice_due - NULL when a notice should go to the sender, else why not. */
+static const char *notice_due(const eom_state *s)
+{
+    const kyso_msg *m = s->m;
+    if (s->action != ACTION_REJECT && s->action != ACTION_QUARANTINE)
+        return "no refusal";
+    if (!s->cfg->notify)
+        return "Notify no";
+    if (m->sender == NULL || m->sender[0] == '\0')
+        return "null sender";
+    if (m->auto_submitted)
+        return "auto-submitted message";
+    const char *at = strrchr(m->sender, '@');
+    if (m->auth_user == NULL && (at == NULL || !config_match_domain(&s->cfg->local_domains, at + 1)))
+        return "sender outside LocalDomains and not authenticated (no backscatter)";
+    return NULL;
+}
+
+/* eom_notice - tell the sender, when due. */
+static void eom_notice(eom_state *s)
+{
+    if ((s->notice_why = notice_due(s)) != NULL)
+        return;
+    if (eom_rl && !ratelimit_allow(eom_rl, s->m->sender, time(NULL))) {
+        s->notice_why = "NoticeRateLimit reached for this sender";
+        return;
+    }
+    kyso_notice n = {.to = s->m->sender, .from = s->cfg->notice_from,
+                     .contact = s->cfg->notice_contact, .node = s->cfg->node, .ref = s->ref,
+                     .action = action_name(s->action), .subject = s->subject,
+                     .date = s->m->date, .message_id = s->m->message_id,
+                     .rcpts = (const char *const *)s->m->rcpts, .nrcpts = s->m->nrcpts,
+                     .docs = s->pol.docs, .ndocs = s->pol.ndocs, .now = time(NULL)};
+    size_t len;
+    char *text = notice_compose(&n, &len);
+    if (text == NULL) {
+        s->notice = -1;
+        s->notice_why = "out of memory";
+        return;
+    }
+    if (notice_send(s->cfg->mta_command, s->m->sender, text, len, 30, s->notice_err,
+                    sizeof s->notice_err) == 0) {
+        s->notice = 1;
+    } else {
+        s->notice = -1;
+        s->notice_why = s->notice_err;
+        log_msg(LOG_WARNING, "%s: notice to <%s> not sent: %s",
+                s->m->queue_id ? s->m->queue_id : "NOQUEUE", s->m->sender, s->notice_err);
+    }
+    free(text);
+}
+
+/* eom_record - the syslog line and the decision record. */
+static void eom_record(eom_state *s)
+{
+    struct timeval t1;
+    gettimeofday(&t1, NULL);
+    char reply[2 * REPLY_LINE + 16];
+    if (s->replied)
+        snprintf(reply, sizeof reply, "%s %s %s | %s", s->reply.code, s->reply.xcode,
+                 s->reply.vi, s->reply.en);
+    kyso_decision_rec r = {
+        .time = t1, .node = s->cfg->node, .queue_id = s->m->queue_id,
+        .message_id = s->m->message_id, .client_addr = s->c->client_addr,
+        .client_name = s->c->client_name, .auth_user = s->m->auth_user,
+        .env_from = s->m->sender ? s->m->sender : "", .hdr_from = s->from,
+        .subject = s->subject, .rcpts = (const char *const *)s->m->rcpts,
+        .nrcpts = s->m->nrcpts, .flow = s->flow.why,
+        .mode = mode_name(s->checked ? s->flow.mode : MODE_OFF),
+        .action = action_name(s->action),
+        .would = s->checked && s->flow.mode == MODE_MONITOR ? action_name(s->would) : NULL,
+        .reason = s->checked ? reason_name(s->pol.reason) : NULL, .ref = s->ref,
+        .smtp_reply = s->replied ? reply : NULL, .notice_sent = s->notice,
+        .notice_why = s->notice_why, .smime = s->checked ? &s->res : NULL,
+        .docs = s->pol.docs, .ndocs = s->pol.ndocs,
+        .elapsed_ms = (t1.tv_sec - s->t0.tv_sec) * 1000L + (t1.tv_usec - s->t0.tv_usec) / 1000,
+    };
+    char line[1024];
+    log_msg(LOG_INFO, "%s", decision_to_syslog(&r, line, sizeof line));
+    char *json = decision_to_json(&r), err[256];
+    if (json == NULL || s->m->gen->store == NULL ||
+        store_append(s->m->gen->store, STREAM_DECISIONS, json, err, sizeof err) < 0)
+        log_msg(LOG_ERR, "%s: decision record not stored (%s): %s",
+                s->m->queue_id ? s->m->queue_id : "NOQUEUE",
+                json == NULL ? "out of memory" : s->m->gen->store ? err : "no store",
+                json ? json : "");
+    free(json);
+}
+
+/* eom_state_init - common start of eom_run and eom_skip_at_eoh. */
+static void eom_state_init(eom_state *s, SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
+{
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx;
+    s->c = c;
+    s->m = m;
+    s->cfg = m->gen->cfg;
+    gettimeofday(&s->t0, NULL);
+    decision_make_ref(s->ref, sizeof s->ref);
+    s->pol.culprit = (size_t)-1;
+    const char *qid = smfi_getsymval(ctx, "i");
+    if (qid && (m->queue_id == NULL || strcmp(m->queue_id, qid) != 0)) {
+        free(m->queue_id);
+        m->queue_id = strdup(qid);
+    }
+    eom_flow(s);
+    eom_headers_text(s);
+}
+
+/* eom_state_free - release what eom_state owns. */
+static void eom_state_free(eom_state *s)
+{
+    policy_free(&s->pol);
+    result_free_doc(&s->res);
+    g_free(s->subject);
+    g_free(s->from);
+}
+
+int eom_skip_at_eoh(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
+{
+    eom_state s;
+    kyso_envelope e = {.sender = m->sender ? m->sender : "",
+                       .rcpts = (const char *const *)m->rcpts, .nrcpts = m->nrcpts};
+    kyso_flow f;
+    policy_flow(m->gen->cfg, &e, &f);
+    if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc)
+        return 0;
+    eom_state_init(&s, ctx, c, m);
+    s.action = ACTION_ACCEPT;
+    eom_record(&s);
+    eom_state_free(&s);
+    return 1;
+}
+
+sfsistat eom_run(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
+{
+    eom_state s;
+    eom_state_init(&s, ctx, c, m);
+    if (s.flow.watched && s.flow.mode != MODE_OFF)
+        eom_check(&s);
+    else
+        s.action = ACTION_ACCEPT;
+    sfsistat rc = eom_act(&s);
+    if (s.checked && s.flow.mode == MODE_ENFORCE)
+        eom_notice(&s);
+    eom_record(&s);
+    eom_state_free(&s);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/*
+ * eom.h - the end of a message: verify, decide, act (reply, quarantine,
+ * headers), tell the sender, record.  Every message that reaches here
+ * leaves with exactly one of accept, reject, tempfail, quarantine.
+ */
+#ifndef KYSO_EOM_H
+#define KYSO_EOM_H
+
+#include <libmilter/mfapi.h>
+#include "msgctx.h"
+#include "notice.h"
+
+/* eom_set_ratelimit - the notice rate limit shared by all messages. */
+void eom_set_ratelimit(kyso_ratelimit *rl);
+
+/* eom_skip_at_eoh - at the end of the headers: when the message will not
+ * be checked (exempt, not watched, mode off) and carries no forged header
+ * to remove, record the decision and return 1 (the caller accepts at
+ * once, without reading the body); else 0. */
+int eom_skip_at_eoh(SMFICTX *ctx, kyso_conn *c, kyso_msg *m);
+
+/* eom_run - decide about M and act through CTX; returns what the
+ * end-of-message callback returns. */
+sfsistat eom_run(SMFICTX *ctx, kyso_conn *c, kyso_msg *m);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * gen.c - configuration generations (see gen.h): one mutex guards the
+ * current pointer and the reference counts; building a generation happens
+ * outside the lock, so a slow reload never holds up mail.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "gen.h"
+
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static kyso_gen *gen_current;
+static unsigned long gen_next_id = 1;
+static int gen_in_flight;
+
+/* gen_free - release everything G owns. */
+static void gen_free(kyso_gen *g)
+{
+    store_close(g->store);
+    verifier_free(&g->v);
+    config_free(g->cfg);
+    free(g);
+}
+
+kyso_gen *gen_load(const char *path, char *err, size_t errlen)
+{
+    kyso_gen *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    if ((g->cfg = config_load(path, err, errlen)) == NULL) {
+        free(g);
+        return NULL;
+    }
+    if (config_build_verifier(g->cfg, &g->v, err, errlen) < 0) {
+        config_free(g->cfg);
+        free(g);
+        return NULL;
+    }
+    g->refs = 1;
+    pthread_mutex_lock(&gen_lock);
+    g->id = gen_next_id++;
+    pthread_mutex_unlock(&gen_lock);
+    return g;
+}
+
+int gen_open_store(kyso_gen *g, char *err, size_t errlen)
+{
+    if (g->store == NULL && (g->store = store_open(g->cfg->store, err, errlen)) == NULL)
+        return -1;
+    return 0;
+}
+
+void gen_install(kyso_gen *g)
+{
+    pthread_mutex_lock(&gen_lock);
+    kyso_gen *old = gen_current;
+    gen_current = g;
+    int free_old = old != NULL && --old->refs == 0;
+    pthread_mutex_unlock(&gen_lock);
+    if (free_old)
+        gen_free(old);
+}
+
+kyso_gen *gen_acquire(void)
+{
+    pthread_mutex_lock(&gen_lock);
+    kyso_gen *g = gen_current;
+    if (g) {
+        g->refs++;
+        gen_in_flight++;
+    }
+    pthread_mutex_unlock(&gen_lock);
+    return g;
+}
+
+void gen_release(kyso_gen *g)
+{
+    if (g == NULL)
+        return;
+    pthread_mutex_lock(&gen_lock);
+    gen_in_flight--;
+    int last = --g->refs == 0;
+    pthread_mutex_unlock(&gen_lock);
+    if (last)
+        gen_free(g);
+}
+
+int gen_active(void)
+{
+    pthread_mutex_lock(&gen_lock);
+    int n = gen_in_flight;
+    pthread_mutex_unlock(&gen_lock);
+    return n;
+}
