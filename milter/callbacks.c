@@ -51,6 +51,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     smfi_setpriv(ctx, c);
     smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
     smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {daemon_name}");
+    smfi_setsymlist(ctx, SMFIM_EOH, "i");     /* Postfix knows it from DATA on */
     smfi_setsymlist(ctx, SMFIM_EOM, "i");
     return SMFIS_CONTINUE;
 }

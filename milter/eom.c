@@ -125,25 +125,40 @@ static void eom_remove_forged(eom_state *s)
         smfi_chgheader(s->ctx, "Authentication-Results", s->m->forged_ar[i], NULL);
 }
 
+/* eom_header - add header NAME: VALUE (taking VALUE, which may be NULL),
+ * first when FIRST; with a leading space when the MTA asked for header
+ * values as they are on the wire (SMFIP_HDR_LEADSPC). */
+static void eom_header(eom_state *s, const char *name, char *value, int first)
+{
+    if (value == NULL)
+        return;
+    char *v = value;
+    if (s->c->leadspc && asprintf(&v, " %s", value) < 0)
+        v = NULL;
+    if (v && first)
+        smfi_insheader(s->ctx, 0, (char *)name, v);
+    else if (v)
+        smfi_addheader(s->ctx, (char *)name, v);
+    if (v != value)
+        free(v);
+    free(value);
+}
+
 /* eom_add_headers - our result headers on a message that goes on. */
 static void eom_add_headers(eom_state *s)
 {
-    char *v;
-    for (size_t i = 0; i < s->pol.ndocs; i++) {
-        if ((v = reply_doc_header(&s->pol.docs[i], s->ref)) != NULL)
-            smfi_addheader(s->ctx, "X-Kyso-Document", v);
-        free(v);
-    }
-    v = reply_ar_header(s->cfg->authserv_id, &s->res, s->pol.docs, s->pol.ndocs);
-    if (v)
-        smfi_insheader(s->ctx, 0, "Authentication-Results", v);
-    free(v);
+    for (size_t i = 0; i < s->pol.ndocs; i++)
+        eom_header(s, "X-Kyso-Document", reply_doc_header(&s->pol.docs[i], s->ref), 0);
+    eom_header(s, "Authentication-Results",
+               reply_ar_header(s->cfg->authserv_id, &s->res, s->pol.docs, s->pol.ndocs), 1);
     if (s->flow.mode == MODE_MONITOR && s->would != ACTION_ACCEPT) {
-        char name[100], line[300];
-        snprintf(line, sizeof line, "would=%s; reason=%s; name=\"%s\"; ref=%s",
-                 action_name(s->would), reason_name(s->pol.reason),
-                 reply_ascii(culprit_name(s) ? culprit_name(s) : "", name, sizeof name), s->ref);
-        smfi_addheader(s->ctx, "X-Kyso-Monitor", line);
+        char name[100], *line = NULL;
+        if (asprintf(&line, "would=%s; reason=%s; name=\"%s\"; ref=%s",
+                     action_name(s->would), reason_name(s->pol.reason),
+                     reply_ascii(culprit_name(s) ? culprit_name(s) : "", name, sizeof name),
+                     s->ref) < 0)
+            line = NULL;
+        eom_header(s, "X-Kyso-Monitor", line, 0);
     }
 }
 
