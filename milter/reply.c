@@ -117,14 +117,10 @@ void reply_build(kyso_reply *r, kyso_action action, kyso_reason reason, const ch
              en, reason_name(reason), ref);
 }
 
-/* first_signer - the signature of D to show: the first valid one, else
- * the first one; NULL when D has none. */
-static const kyso_sig_result *first_signer(const kyso_doc_result *d)
+/* class_word - the class of a signer certificate, as a header word. */
+static const char *class_word(kyso_cert_class c)
 {
-    for (size_t i = 0; i < d->nsigs; i++)
-        if (d->sigs[i].reason == REASON_OK)
-            return &d->sigs[i];
-    return d->nsigs ? &d->sigs[0] : NULL;
+    return c == CLASS_ORGANISATION ? "organisation" : c == CLASS_PERSONAL ? "personal" : "unknown";
 }
 
 char *reply_doc_header(const kyso_doc_decision *dd, const char *ref)
@@ -136,12 +132,18 @@ char *reply_doc_header(const kyso_doc_decision *dd, const char *ref)
                reply_ascii(d->name ? d->name : "", tmp, 120), kind_name(d->kind),
                dd->counted ? "yes" : "no", verdict_name(reason_verdict(dd->reason)),
                reason_name(dd->reason));
-    const kyso_sig_result *s = first_signer(d);
-    if (s && s->signer.subject)
-        buf_printf(&b, ";\n\tsigner=\"%s\"; class=%s",
-                   reply_ascii(s->signer.subject, tmp, sizeof tmp),
-                   s->signer.cls == CLASS_ORGANISATION ? "organisation"
-                   : s->signer.cls == CLASS_PERSONAL ? "personal" : "unknown");
+    /* each signature, in document order: signer, signer2, ... (at most 9) */
+    for (size_t i = 0, k = 0; i < d->nsigs && k < 9; i++) {
+        const kyso_sig_result *s = &d->sigs[i];
+        if (s->signer.subject == NULL)
+            continue;
+        char num[4] = "";
+        if (k++ > 0)
+            snprintf(num, sizeof num, "%zu", k);
+        buf_printf(&b, ";\n\tsigner%s=\"%s\"; class%s=%s; result%s=%s", num,
+                   reply_ascii(s->signer.subject, tmp, sizeof tmp), num,
+                   class_word(s->signer.cls), num, reason_name(s->reason));
+    }
     buf_printf(&b, "; ref=%s", ref);
     return buf_steal(&b);
 }

@@ -31,8 +31,9 @@ void reply_build(kyso_reply *r, kyso_action action, kyso_reason reason, const ch
  * in a quoted header parameter).  At most LEN-1 bytes.  Returns OUT. */
 char *reply_ascii(const char *in, char *out, size_t len);
 
-/* reply_doc_header - the X-Kyso-Document value for DD (name, required,
- * verdict, reason, signer, class) with REF; malloc'd, NULL on failure. */
+/* reply_doc_header - the X-Kyso-Document value for DD (name, type,
+ * required, verdict, reason, then per signature: signer, class, result,
+ * numbered from the second on) with REF; malloc'd, NULL on failure. */
 char *reply_doc_header(const kyso_doc_decision *dd, const char *ref);
 
 /* reply_ar_header - the Authentication-Results value: AUTHSERV, the

@@ -1,33 +1,119 @@
 #!/bin/bash
-# demo.sh - the main job at this stage: make a demo PKI and documents signed
-# by independent tools (pdfsig, mutool, openssl), tamper with some, and show
-# what "kyso verify" decides for each, in the table a postmaster reads.
-# Usage: bash tests/demo.sh [OUTDIR]   (run from the build directory)
+# demo.sh - the main job, on the spot: a demo PKI and documents signed by
+# independent tools, kyso-milter in front of a real (private, loopback)
+# Postfix, demo mails going through it, and what each party sees: the SMTP
+# reply, the headers on delivered mail, the notice in the sender's mailbox,
+# and the postmaster's decision log.
+# Usage, as root, from the build directory: bash tests/demo.sh [OUTDIR]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-kyso=${KYSO:-$PWD/milter/kyso}
+milter=${KYSO_MILTER:-$PWD/milter/kyso-milter}
 out=${1:-$PWD/tests/out/demo}
-[ -x "$kyso" ] || { echo "demo: $kyso not built; run ./configure && make first" >&2; exit 2; }
+[ -x "$milter" ] || { echo "demo: $milter not built; run ./configure && make first" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (Postfix's master starts as root)" >&2; exit 2; }
+. "$here/e2e/postfix.sh"
 
 echo "== making the demo PKI and documents in $out"
-rm -rf "$out"; mkdir -p "$out"
-bash "$here/fixtures/mkfixtures.sh" "$out" >"$out.log" 2>&1 || {
-  echo "demo: fixture generation failed, see $out.log" >&2; exit 2; }
+rm -rf "$out"; mkdir -p "$out"; chmod 0755 "$out"
+bash "$here/fixtures/mkfixtures.sh" "$out/fx" >"$out/fixtures.log" 2>&1 || {
+  echo "demo: fixture generation failed, see $out/fixtures.log" >&2; exit 2; }
+fx=$out/fx pf=$out/postfix mpid=
+cleanup() { [ -n "$mpid" ] && kill "$mpid" 2>/dev/null; pf_stop "$pf" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
 
-trust=(--trust-anchors "$out/pki/root.pem" --intermediates "$out/pki/sub.pem" --crl "$out/pki/crl")
-show() {
-  echo
-  echo "== $1"
-  shift
-  "$kyso" verify "${trust[@]}" "$@" || true
+mkdir -p "$out/store"
+echo "pilot.demo.gov.vn monitor" >"$out/modes.table"
+cat >"$out/kyso-milter.conf" <<CONF
+# the demo configuration: the province watches mail between its agencies
+Socket local:$out/milter.sock
+SocketMode 0666
+Syslog no
+AuthservID mx.demo.gov.vn
+NodeName gw-demo
+TrustAnchors $fx/pki/anchors
+Intermediates $fx/pki/intermediates
+CRLs $fx/pki/crl
+EnforceDomains *.demo.gov.vn
+LocalDomains sotttt.demo.gov.vn
+ModeTable $out/modes.table
+Store file:$out/store
+NoticeFrom postmaster@sotttt.demo.gov.vn
+MTACommand /usr/sbin/sendmail -C $pf/etc
+CONF
+"$milter" -n -c "$out/kyso-milter.conf"
+"$milter" -f -c "$out/kyso-milter.conf" 2>"$out/milter.log" &
+mpid=$!
+for _ in $(seq 50); do [ -S "$out/milter.sock" ] && break; sleep 0.1; done
+pf_start "$pf" "unix:$out/milter.sock" >"$out/postfix-start.log" 2>&1 || {
+  echo "demo: Postfix did not start, see $out/postfix-start.log" >&2; exit 2; }
+pf_add_user "$pf" vanthu demo >/dev/null
+echo "== kyso-milter runs in front of Postfix on 127.0.0.1:$(pf_port "$pf") (submission $(pf_submit_port "$pf"))"
+
+# mail FILE FROM SUBJECT PDF - a demo message with one attached PDF
+mail() {
+  python3 - "$@" <<'PY'
+import sys
+from email.message import EmailMessage
+out, frm, subj, pdf = sys.argv[1:5]
+m = EmailMessage()
+m["From"] = frm; m["To"] = "tiepnhan@ubnd.demo.gov.vn"; m["Subject"] = subj
+m.set_content("Kính gửi Văn phòng UBND tỉnh,\nXin gửi kèm công văn.\n")
+m.add_attachment(open(pdf, "rb").read(), maintype="application", subtype="pdf",
+                 filename="cong-van-so-45.pdf")
+open(out, "wb").write(bytes(m))
+PY
 }
-show "signed by the organisation with pdfsig (poppler)" "$out/pdf/pdfsig-org.pdf"
-show "personal signature, then the organisation's (two revisions)" "$out/pdf/two-sigs.pdf"
-show "one byte of the page changed after signing" "$out/pdf/attack/digest-mismatch.pdf"
-show "content replaced by an incremental update after signing" "$out"/pdf/attack/isa-*.pdf
-show "a certificate revoked before the document was checked" "$out/pdf/cms-revoked.pdf"
-show "a document with an empty signature field only" "$out/pdf/plain.pdf"
-show "an e-mail with a signed PDF sent as application/octet-stream" "$out"/mail/*octet*.eml
+# send WHAT FROM PDF [AUTH] - send one, show the reply and our headers
+send() {
+  local what=$1 from=$2 pdf=$3 auth=${4:-} r port
+  mail "$out/m.eml" "$from" "$what" "$pdf"
+  port=$(pf_port "$pf")
+  set --
+  [ -n "$auth" ] && { port=$(pf_submit_port "$pf"); set -- --auth vanthu demo; }
+  echo
+  echo "== $what"
+  echo "   from <$from>${auth:+ (SMTP AUTH vanthu)} to <tiepnhan@ubnd.demo.gov.vn>"
+  r=$(python3 "$here/e2e/smtp-send.py" --port "$port" "$@" --from "$from" \
+      --to tiepnhan@ubnd.demo.gov.vn "$out/m.eml")
+  echo "   SMTP: ${r#RESULT }" | sed 's/ | /\n         /'
+}
+send "Công văn đã ký số (tổ chức, ký bằng pdfsig)" vanthu@sotttt.demo.gov.vn "$fx/pdf/pdfsig-org.pdf"
+send "Công văn ký cá nhân rồi ký tổ chức" vanthu@sotttt.demo.gov.vn "$fx/pdf/two-sigs.pdf"
+send "Công văn chưa ký số" vanthu@sotttt.demo.gov.vn "$fx/pdf/plain.pdf" auth
+send "Công văn bị sửa sau khi ký" vanthu@sotttt.demo.gov.vn "$fx/pdf/attack/digest-mismatch.pdf"
+send "Công văn ký bằng chứng thư đã bị thu hồi" vanthu@sotttt.demo.gov.vn "$fx/pdf/cms-revoked.pdf"
+send "Đơn vị thí điểm (monitor): chưa ký" vanthu@pilot.demo.gov.vn "$fx/pdf/plain.pdf"
+sleep 1
+
 echo
-echo "== the same, as JSON for scripts (first file)"
-"$kyso" verify --json "${trust[@]}" "$out/pdf/pdfsig-org.pdf" || true
+echo "== headers on the mail delivered to tiepnhan@ubnd.demo.gov.vn"
+python3 - $(pf_wait_mail "$pf" tiepnhan@ubnd.demo.gov.vn 3 20) <<'PY'
+import sys, email, email.policy
+for path in sys.argv[1:]:
+    m = email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
+    print("-- Subject: %s" % m["Subject"])
+    for name, value in m.items():
+        if name.startswith("X-Kyso") or name == "Authentication-Results":
+            print("   %s: %s" % (name, " ".join(str(value).split())))
+PY
+echo
+echo "== the notice the văn thư received (sent because the mail was refused)"
+note=$(pf_wait_mail "$pf" vanthu@sotttt.demo.gov.vn 1 20 | head -1)
+python3 - "$note" <<'PY'
+import sys, email, email.policy
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+for h in ("From", "To", "Subject", "Auto-Submitted", "X-Kyso-Notice"):
+    print("   %s: %s" % (h, m[h]))
+print()
+for line in m.get_body(("plain",)).get_content().splitlines():
+    print("   " + line)
+PY
+
+echo
+echo "== the postmaster's decision log ($out/store/decisions.jsonl)"
+jq -r '[.time[11:19], .ref, (if .env_from == "" then "<> (a notice)" else .env_from end), .mode, .action, (.would // "-"), (.reason // "-"),
+        ((.documents // []) | map(.name) | join(","))] | @tsv' "$out/store/decisions.jsonl" |
+  column -t -s $'\t' -N TIME,REF,SENDER,MODE,ACTION,WOULD,REASON,DOCUMENTS | sed 's/^/   /'
+echo
+echo "   one record in full:  jq 'select(.reason == \"digest_mismatch\")' $out/store/decisions.jsonl"
+echo "   the daemon's log:    $out/milter.log     Postfix's log: $pf/maillog"
