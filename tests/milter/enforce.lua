@@ -22,7 +22,7 @@ check(header_has(conn, "X-Kyso-Document", 0, "signer=\"[^\"]*CN="),
       "signed PDF: X-Kyso-Document names the signer")
 check(mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results"),
       "signed PDF: Authentication-Results inserted")
-check(header_has(conn, "Authentication-Results", 0, "^mt%.test;.*x%-kyso=pass"),
+check(header_has(conn, "Authentication-Results", 0, "^ ?mt%.test;.*x%-kyso=pass"),
       "signed PDF: Authentication-Results has our authserv-id and x-kyso=pass")
 mt.disconnect(conn)
 
