@@ -232,6 +232,7 @@ static void json_head(kyso_buf *b, const kyso_decision_rec *r)
     json_key_string(b, "action", r->action);
     json_key_string(b, "would", r->would);
     json_key_string(b, "reason", r->reason);
+    json_key_string(b, "detail", r->detail);
     json_key_string(b, "ref", r->ref);
     json_key_string(b, "smtp_reply", r->smtp_reply);
 }

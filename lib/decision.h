@@ -38,6 +38,8 @@ typedef struct kyso_decision_rec {
     const char *action;             /* action applied: "accept", "reject", ... */
     const char *would;              /* monitor: what enforce would have done, or NULL */
     const char *reason;             /* reason name of the deciding document, or "ok" */
+    const char *detail;             /* what failed when the message as a whole did
+                                     * (which limit, for instance), or NULL */
     const char *ref;                /* reference id */
     const char *smtp_reply;         /* reply text given to the client, or NULL */
     int notice_sent;                /* 1 sent, 0 not due, -1 due but not sent */
@@ -57,7 +59,7 @@ void decision_make_ref(char *buf, size_t len);
 
 /* decision_to_json - the record as one JSON line (no newline): keys time,
  * node, queue_id, message_id, client, auth_user, env_from, hdr_from,
- * subject, rcpts, flow, mode, action, would, reason, ref, smtp_reply,
+ * subject, rcpts, flow, mode, action, would, reason, detail, ref, smtp_reply,
  * notice, documents (name, kind, counted, verdict, reason, detail,
  * signatures as in result_to_json), smime, applied, elapsed_ms.  Returns a
  * malloc'd string, or NULL when out of memory. */

@@ -5,6 +5,7 @@
  * against From, and every document attachment at any depth.  A detached
  * X.p7s is checked against the part named X of the same message, whichever
  * comes first.  Encrypted S/MIME cannot be looked into: unsupported_type.
+ * A message with a bare CR is malformed as a whole (see msgv_bare_cr).
  * Must never call a message valid when a document in it was not checked.
  * Never prints.
  */
@@ -324,6 +325,21 @@ static int msgv_on_part(const kyso_part *p, void *arg)
     return 0;
 }
 
+/* msgv_bare_cr - the offset of the first CR that is not followed by LF,
+ * or -1.  RFC 5322 2.3 forbids them, and readers disagree on whether one
+ * ends a line (GMime: no; Python's email package and others: yes), so a
+ * message holding one could show a reader parts that we never saw. */
+static long msgv_bare_cr(const unsigned char *buf, size_t len)
+{
+    const unsigned char *p = buf, *end = buf + len;
+    while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
+        if (p + 1 == end || p[1] != '\n')
+            return (long)(p - buf);
+        p += 2;
+    }
+    return -1;
+}
+
 kyso_reason msg_verify(const kyso_verifier *v, const unsigned char *buf, size_t len,
                        kyso_doc_result *out)
 {
@@ -331,6 +347,13 @@ kyso_reason msg_verify(const kyso_verifier *v, const unsigned char *buf, size_t 
     kyso_reason why = REASON_OK;
     char detail[256];
     out->kind = KIND_MESSAGE;
+    long cr = msgv_bare_cr(buf, len);
+    if (cr >= 0) {
+        out->reason = REASON_MALFORMED;
+        result_set_detail(&out->detail, "a CR without LF at byte %ld (RFC 5322 2.3): mail "
+                          "readers disagree on where its lines end", cr);
+        return out->reason;
+    }
     int rc = mime_walk(v, buf, len, msgv_on_part, &m, &why, detail, sizeof detail);
     if (rc < 0 && why != REASON_OK) {
         out->reason = why;

@@ -42,6 +42,7 @@ typedef struct eom_state {
     char *from;                     /* header From address */
     kyso_reply reply;
     int replied;
+    char detail[200];               /* message-level failure, or "" */
     int notice;                     /* 1 sent, 0 not due, -1 failed */
     const char *notice_why;
     char notice_err[200];
@@ -80,6 +81,7 @@ static void eom_internal(eom_state *s, const char *why)
     s->pol.reason = REASON_INTERNAL_ERROR;
     s->pol.action = s->cfg->on_internal_error;
     s->pol.culprit = (size_t)-1;
+    snprintf(s->detail, sizeof s->detail, "%s", why);
 }
 
 /* eom_check - verify the documents and run the policy. */
@@ -95,12 +97,16 @@ static void eom_check(eom_state *s)
     } else if (spool_over(&s->m->spool)) {
         s->pol.reason = REASON_LIMIT_EXCEEDED;
         s->pol.action = s->cfg->on_limit;
+        snprintf(s->detail, sizeof s->detail, "message of %zu bytes is over MaxMessageSize %zu",
+                 s->m->spool.seen, s->cfg->lim.max_message_size);
     } else if (spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0) {
         eom_internal(s, err);
     } else {
         msg_verify(&s->m->gen->v, buf, len, &s->res);
         if (policy_decide(s->cfg, &s->res, &s->pol) < 0)
             eom_internal(s, "out of memory");
+        else if (s->pol.culprit == (size_t)-1 && s->res.detail)
+            snprintf(s->detail, sizeof s->detail, "%s", s->res.detail);
     }
     s->would = s->pol.action;
     s->action = s->flow.mode == MODE_ENFORCE ? s->pol.action : ACTION_ACCEPT;
@@ -267,6 +273,7 @@ static void eom_record(eom_state *s)
         .action = action_name(s->action),
         .would = s->checked && s->flow.mode == MODE_MONITOR ? action_name(s->would) : NULL,
         .reason = s->checked ? reason_name(s->pol.reason) : NULL, .ref = s->ref,
+        .detail = s->detail[0] ? s->detail : NULL,
         .smtp_reply = s->replied ? reply : NULL, .notice_sent = s->notice,
         .notice_why = s->notice_why, .smime = s->checked ? &s->res : NULL,
         .docs = s->pol.docs, .ndocs = s->pol.ndocs,

@@ -31,6 +31,7 @@
 
 #define DEFAULT_CONFIG "/etc/kyso/kyso-milter.conf"
 #define DRAIN_SECONDS 60
+#define KYSO_MILTER_MAX_PACKET (1024 * 1024 - 1)
 
 static const char *conf_path = DEFAULT_CONFIG;
 static volatile int milter_done;
@@ -254,6 +255,9 @@ static int start(kyso_gen *g, int foreground)
     }
     if (c->pid_file && write_pid(c->pid_file) < 0)
         return -1;
+    /* Postfix sends a header field as one packet: let through what its
+     * header_size_limit (100 KB by default) allows, and then some. */
+    smfi_setmaxdatasize(KYSO_MILTER_MAX_PACKET);
     if (smfi_register(*callbacks_descriptor("kyso-milter")) != MI_SUCCESS) {
         log_msg(LOG_ERR, "smfi_register failed");
         return -1;

@@ -102,8 +102,8 @@ void reply_build(kyso_reply *r, kyso_action action, kyso_reason reason, const ch
         snprintf(what_vi, sizeof what_vi, "tep dinh kem \"%s\"", name);
         snprintf(what_en, sizeof what_en, "attachment \"%s\"", name);
     } else {
-        snprintf(what_vi, sizeof what_vi, "thu");
-        snprintf(what_en, sizeof what_en, "the message");
+        snprintf(what_vi, sizeof what_vi, "ca thu");
+        snprintf(what_en, sizeof what_en, "the whole message");
     }
     char vi[200], en[200];
     reply_ascii(reason_text_ascii_vi(reason), vi, sizeof vi);
