@@ -27,6 +27,7 @@
 
 #include "cert-class.h"
 #include "config.h"
+#include "vcache.h"
 #include "trust.h"
 
 #define CFG_LINE_MAX 4096       /* longest line of any file we read */
@@ -108,6 +109,8 @@ static const cfg_key cfg_keys[] = {
     { "MaxParts", T_COUNT, 0, OFF(lim.max_parts), 1, 100000 },
     { "MaxDepth", T_COUNT, 0, OFF(lim.max_depth), 1, 100 },
     { "MaxDocumentSize", T_SIZE, 0, OFF(lim.max_doc_size), 1024, 4 * GIB },
+    { "VerifyCacheSize", T_COUNT, 0, OFF(vcache_size), 0, 1000000 },
+    { "VerifyCacheTTL", T_COUNT, 0, OFF(vcache_ttl), 1, 86400 },
 };
 
 #define NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -988,6 +991,8 @@ static int cfg_set_defaults(kyso_config *c)
     c->syslog = 1;
     c->syslog_facility = LOG_MAIL;
     c->spool_threshold = 4u << 20;
+    c->vcache_size = 1000;
+    c->vcache_ttl = 3600;
     c->revcheck = REVCHECK_CRL;
     c->flow = FLOW_BOTH;
     c->mode = MODE_ENFORCE;
@@ -1162,6 +1167,9 @@ int config_build_verifier(const kyso_config *c, kyso_verifier *v, char *err, siz
         return cfg_build_fail(v, "CertificateClass", why, err, errlen);
     v->lim = c->lim;
     v->rev_missing = c->revcheck == REVCHECK_NONE ? REVMISSING_IGNORE : REVMISSING_UNKNOWN;
+    if (c->vcache_size > 0 &&
+        (v->cache = vcache_new(c->vcache_size, (unsigned)c->vcache_ttl)) == NULL)
+        return cfg_build_fail(v, "VerifyCacheSize", "out of memory", err, errlen);
     return 0;
 }
 

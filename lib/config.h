@@ -118,6 +118,9 @@ typedef struct kyso_config {
     /* limits */
     kyso_limits lim;                /* MaxMessageSize, MaxParts, MaxDepth,
                                      * MaxDocumentSize; rest defaults */
+    /* the verification cache (lib/vcache.h), one per configuration */
+    size_t vcache_size;             /* VerifyCacheSize: entries, 0 = none; 1000 */
+    size_t vcache_ttl;              /* VerifyCacheTTL: seconds, default 3600 */
 } kyso_config;
 
 /* config_load - read and check the file at PATH.  Returns a new config, or

@@ -100,3 +100,49 @@ void result_free_doc(kyso_doc_result *d)
     free(d->detail);
     memset(d, 0, sizeof *d);
 }
+
+/* copy_str - *dst = a copy of SRC (NULL stays NULL); 0, or -1 when out of
+ * memory. */
+static int copy_str(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return src && *dst == NULL ? -1 : 0;
+}
+
+/* copy_sig - deep copy of S into D (D's pointers are fresh). */
+static int copy_sig(kyso_sig_result *d, const kyso_sig_result *s)
+{
+    *d = *s;
+    d->subfilter = d->field = d->coverage = d->detail = NULL;
+    d->signer.subject = d->signer.issuer = d->signer.serial = d->signer.email = NULL;
+    int rc = copy_str(&d->subfilter, s->subfilter) | copy_str(&d->field, s->field) |
+             copy_str(&d->coverage, s->coverage) | copy_str(&d->detail, s->detail) |
+             copy_str(&d->signer.subject, s->signer.subject) |
+             copy_str(&d->signer.issuer, s->signer.issuer) |
+             copy_str(&d->signer.serial, s->signer.serial) |
+             copy_str(&d->signer.email, s->signer.email);
+    return rc ? -1 : 0;
+}
+
+int result_copy_doc(kyso_doc_result *dst, const kyso_doc_result *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->kind = src->kind;
+    dst->reason = src->reason;
+    int rc = copy_str(&dst->name, src->name) | copy_str(&dst->detail, src->detail);
+    if (rc == 0 && src->nsigs) {
+        if ((dst->sigs = calloc(src->nsigs, sizeof *dst->sigs)) == NULL)
+            rc = -1;
+        for (size_t i = 0; rc == 0 && i < src->nsigs; i++, dst->nsigs++)
+            rc = copy_sig(&dst->sigs[i], &src->sigs[i]);
+    }
+    if (rc == 0 && src->natts) {
+        if ((dst->atts = calloc(src->natts, sizeof *dst->atts)) == NULL)
+            rc = -1;
+        for (size_t i = 0; rc == 0 && i < src->natts; i++, dst->natts++)
+            rc = result_copy_doc(&dst->atts[i], &src->atts[i]);
+    }
+    if (rc != 0)
+        result_free_doc(dst);
+    return rc ? -1 : 0;
+}

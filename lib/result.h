@@ -74,6 +74,9 @@ void result_set_detail(char **slot, const char *fmt, ...)
  * (reason_worse) unless a document-level failure is already set. A PDF
  * without signatures is REASON_UNSIGNED; call only after filling d. */
 void result_finish_doc(kyso_doc_result *d);
+/* result_copy_doc - DST (overwritten) becomes a deep copy of SRC.  Returns
+ * 0, or -1 when out of memory (DST is then empty). */
+int result_copy_doc(kyso_doc_result *dst, const kyso_doc_result *src);
 /* result_free_doc - frees what d owns (not d itself); d is zeroed. */
 void result_free_doc(kyso_doc_result *d);
 void result_free_signer(kyso_signer *s);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "cert-class.h"
 #include "trust.h"
+#include "vcache.h"
 #include "verifier.h"
 
 int verifier_init(kyso_verifier *v)
@@ -34,6 +35,7 @@ void verifier_free(kyso_verifier *v)
 {
     trust_free(v->trust);
     class_rules_free(v->classes);
+    vcache_free(v->cache);
     memset(v, 0, sizeof *v);
 }
 

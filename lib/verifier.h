@@ -13,6 +13,7 @@
 
 typedef struct kyso_trust kyso_trust;           /* trust.h */
 typedef struct kyso_class_rules kyso_class_rules; /* cert-class.h */
+typedef struct kyso_vcache kyso_vcache;         /* vcache.h */
 
 typedef struct kyso_limits {
     size_t max_doc_size;        /* bytes of one decoded document (default 64 MiB) */
@@ -44,6 +45,7 @@ typedef struct kyso_verifier {
     kyso_algo_policy algo;
     kyso_rev_missing rev_missing;
     time_t at;                          /* validation time; 0 means now */
+    kyso_vcache *cache;                 /* owned; NULL: no verification cache */
 } kyso_verifier;
 
 /* verifier_init - fills v with defaults and an empty trust store.

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cms.h"
 #include "sniff.h"
+#include "vcache.h"
 #include "verify.h"
 
 /* verify_p7s - a detached CMS signature over CONTENT. */
@@ -59,15 +60,11 @@ static kyso_reason verify_p7m(const kyso_verifier *v, const unsigned char *buf, 
     return out->reason;
 }
 
-kyso_reason verify_buffer(const kyso_verifier *v, const unsigned char *buf,
-                          size_t len, const char *name, const char *ctype,
-                          const unsigned char *detached_content,
-                          size_t detached_len, kyso_doc_result *out)
+/* verify_kind - verify BUF as a document of KIND (OUT zeroed, kind set). */
+static kyso_reason verify_kind(const kyso_verifier *v, const unsigned char *buf, size_t len,
+                               const unsigned char *detached_content, size_t detached_len,
+                               kyso_doc_result *out)
 {
-    memset(out, 0, sizeof *out);
-    out->kind = sniff_kind(buf, len, name, ctype);
-    if (detached_content && out->kind == KIND_P7M)
-        out->kind = KIND_P7S;
     switch (out->kind) {
     case KIND_PDF:
         return pdf_sig_verify(v, buf, len, out);
@@ -86,6 +83,28 @@ kyso_reason verify_buffer(const kyso_verifier *v, const unsigned char *buf,
     }
     result_set_detail(&out->detail, "not a document kyso knows (PDF, CMS or e-mail)");
     return out->reason = REASON_UNSUPPORTED_TYPE;
+}
+
+kyso_reason verify_buffer(const kyso_verifier *v, const unsigned char *buf,
+                          size_t len, const char *name, const char *ctype,
+                          const unsigned char *detached_content,
+                          size_t detached_len, kyso_doc_result *out)
+{
+    unsigned char key[VCACHE_KEY_LEN];
+    kyso_kind kind = sniff_kind(buf, len, name, ctype);
+    if (detached_content && kind == KIND_P7M)
+        kind = KIND_P7S;
+    int cacheable = v->cache && (kind == KIND_PDF || kind == KIND_P7S || kind == KIND_P7M) &&
+                    vcache_key(kind, buf, len, detached_content, detached_len, key) == 0;
+    time_t now = time(NULL);
+    if (cacheable && vcache_get(v->cache, key, now, out))
+        return out->reason;
+    memset(out, 0, sizeof *out);
+    out->kind = kind;
+    verify_kind(v, buf, len, detached_content, detached_len, out);
+    if (cacheable)
+        vcache_put(v->cache, key, now, out);
+    return out->reason;
 }
 
 /* strip_p7s - PATH without a trailing ".p7s" (malloc'd), or NULL. */

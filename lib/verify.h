@@ -13,7 +13,9 @@
 /* verify_buffer - verify one document held in BUF.  NAME and CTYPE help
  * sniffing (may be NULL).  DETACHED_CONTENT, when not NULL, is the content
  * a .p7s signs.  Fills OUT (zeroed first) and returns OUT->reason.  Never
- * fails without a reason: out of memory is REASON_INTERNAL_ERROR. */
+ * fails without a reason: out of memory is REASON_INTERNAL_ERROR.  With
+ * v->cache, a PDF or CMS document already checked is answered from the
+ * cache (see vcache.h). */
 kyso_reason verify_buffer(const kyso_verifier *v, const unsigned char *buf,
                           size_t len, const char *name, const char *ctype,
                           const unsigned char *detached_content,
