@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "callbacks.h"
@@ -183,6 +186,27 @@ static int drop_privileges(const kyso_config *c, uid_t uid, gid_t gid)
     return 0;
 }
 
+/* set_nodelay - TCP_NODELAY on the listening TCP socket that libmilter
+ * opened, so that every accepted connection inherits it (Linux copies it
+ * to accepted sockets).  libmilter does not hand out the descriptor, so
+ * it is found among ours: the one TCP socket that listens.  Without it,
+ * Nagle's algorithm against the MTA's delayed ACKs can stall each milter
+ * round trip by about 40 ms on inet: sockets. */
+static void set_nodelay(void)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        int listening = 0, one = 1;
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof listening, salen = sizeof sa;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening ||
+            getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
+            (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+            log_msg(LOG_WARNING, "TCP_NODELAY on the milter socket: %s", strerror(errno));
+    }
+}
+
 /* open_socket - hand the socket to libmilter and create it now (as root,
  * so that it may live in a root-owned folder); a local socket gets
  * SocketMode and the daemon user as owner.  0, or -1 after logging. */
@@ -192,6 +216,7 @@ static int open_socket(const kyso_config *c, int have_user, uid_t uid, gid_t gid
         log_msg(LOG_ERR, "Socket %s: cannot listen (in use, or folder missing?)", c->socket);
         return -1;
     }
+    set_nodelay();
     if (strncmp(c->socket, "local:", 6) == 0 || strncmp(c->socket, "unix:", 5) == 0) {
         const char *path = strchr(c->socket, ':') + 1;
         if (chmod(path, c->socket_mode) < 0 ||
