@@ -280,6 +280,9 @@ static int start(kyso_gen *g, int foreground)
     }
     if (c->pid_file && write_pid(c->pid_file) < 0)
         return -1;
+    /* the daemon user removes it at exit (its folder must let it) */
+    if (c->pid_file && have_user && geteuid() == 0 && chown(c->pid_file, uid, gid) < 0)
+        log_msg(LOG_WARNING, "PidFile %s: chown: %s", c->pid_file, strerror(errno));
     /* Postfix sends a header field as one packet: let through what its
      * header_size_limit (100 KB by default) allows, and then some. */
     smfi_setmaxdatasize(KYSO_MILTER_MAX_PACKET);

@@ -80,4 +80,22 @@ ok $? "kyso-milter -n refuses the broken file with file and line"
 stop_milter; ok $? "SIGTERM stops the daemon"
 [ "$exit_rc" = 0 ]; ok $? "it exits 0"
 [ ! -e "$work/milter.pid" ]; ok $? "and removes its pid file"
+
+# UserID: the daemon gives up root for good after opening its socket
+if id nobody >/dev/null 2>&1; then
+  mkdir -p "$work/priv" && chown nobody "$work/priv" && chmod 0711 "$work"
+  sed -e "s|^Store .*|Store file:$work/priv|" -e "s|^PidFile .*|PidFile $work/priv/milter.pid|" \
+      -e '/^EnforceDomain /d' -e '/^On-Unsigned /d' "$work/kyso-milter.conf" >"$work/priv.conf"
+  echo "UserID nobody" >>"$work/priv.conf"
+  cp "$work/priv.conf" "$work/kyso-milter.conf"
+  start_milter; ok $? "with UserID nobody the daemon starts"
+  uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+  [ "$uids" = "65534 65534 65534 65534" ]; ok $? "real, effective, saved and fs uid are nobody's ($uids)"
+  [ "$(stat -c %U "$work/milter.sock")" = nobody ]; ok $? "the socket belongs to nobody"
+  run_lua "$here/privileges.lua"
+  [ "$(stat -c %U "$work/priv/decisions.jsonl" 2>/dev/null)" = nobody ]
+  ok $? "the decision record is written by nobody"
+  stop_milter; ok $? "and it stops on SIGTERM"
+  [ ! -e "$work/priv/milter.pid" ]; ok $? "removing its pid file as nobody"
+fi
 tap_finish
