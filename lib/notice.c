@@ -375,7 +375,7 @@ static const char *advice_text(kyso_reason r, int lang)
 typedef struct notice_lang {
     int idx;                                /* 0 vi, 1 en (advice_text) */
     const char *(*reason_text)(kyso_reason);
-    const char *title, *hello, *refused[2], *held[2];
+    const char *title, *title_held, *hello, *refused[2], *held[2];
     const char *info, *subject, *date, *rcpts, *and_n, *others, *other1, *msgid, *node, *ref;
     const char *faults, *file, *problem, *detail, *no_fault;
     const char *todo, *mistake1, *mistake2, *none, *unnamed, *automatic;
@@ -383,6 +383,7 @@ typedef struct notice_lang {
 
 static const notice_lang lang_vi = {
     0, reason_text_vi, "THÔNG BÁO THƯ BỊ TỪ CHỐI (English version below)",
+    "THÔNG BÁO THƯ BỊ GIỮ LẠI (English version below)",
     "Kính gửi người gửi thư,",
     { "Thư dưới đây đã bị từ chối vì văn bản đính kèm không đạt yêu cầu về chữ ký số.",
       "Thư của bạn CHƯA được gửi đến người nhận." },
@@ -398,7 +399,7 @@ static const notice_lang lang_vi = {
 };
 
 static const notice_lang lang_en = {
-    1, reason_text_en, "MESSAGE REFUSED NOTICE",
+    1, reason_text_en, "MESSAGE REFUSED NOTICE", "MESSAGE HELD NOTICE",
     "Dear sender,",
     { "The message below was refused because its attached documents do not meet the "
       "digital signature requirements.",
@@ -530,8 +531,10 @@ static void body_todo(kyso_buf *b, const notice_lang *L, const kyso_notice *n, s
 /* body_lang - the whole body in one language. */
 static void body_lang(kyso_buf *b, const notice_lang *L, const kyso_notice *n)
 {
-    const char *const *lead = notice_is_held(n) ? L->held : L->refused;
-    buf_printf(b, "%s\n\n%s\n\n%s\n%s\n\n", L->title, L->hello, lead[0], lead[1]);
+    int held = notice_is_held(n);
+    const char *const *lead = held ? L->held : L->refused;
+    buf_printf(b, "%s\n\n%s\n\n%s\n%s\n\n", held ? L->title_held : L->title, L->hello,
+               lead[0], lead[1]);
     body_info(b, L, n);
     buf_append(b, "\n", 1);
     size_t faults = body_faults(b, L, n);

@@ -17,6 +17,22 @@ typedef enum kyso_stream {
 
 typedef struct kyso_store kyso_store;
 
+/* What a reader (kyso log) asks of a store: the records of one stream in a
+ * time window, optionally only one reference id, optionally only records
+ * whose raw JSON text contains NEEDLE (a cheap prefilter: the caller still
+ * checks its real filters on the parsed record). */
+typedef struct kyso_query {
+    long long since_ms;         /* epoch milliseconds, 0: from the start */
+    long long until_ms;         /* epoch milliseconds, 0: up to now */
+    const char *ref;            /* exact "ref" of a decision record, or NULL */
+    const char *needle;         /* substring of the raw record, or NULL */
+    size_t limit;               /* the LAST limit matching records; 0: all */
+} kyso_query;
+
+/* Called once per record, oldest first; JSON is one record (no newline),
+ * valid during the call.  Return 0 to go on, non-zero to stop. */
+typedef int (*store_record_fn)(const char *json, size_t len, void *arg);
+
 typedef struct kyso_store_ops {
     const char *scheme;         /* "file", "redis" */
     /* open - parse what follows "scheme:" and get ready; NULL with err. */
@@ -25,6 +41,15 @@ typedef struct kyso_store_ops {
     int (*append)(kyso_store *s, kyso_stream stream, const char *json,
                   char *err, size_t errlen);
     void (*close)(kyso_store *s);
+    /* query - FN for each record of STREAM matching Q, oldest first; 0, or
+     * -1 with err.  NULL when the backend cannot be read back. */
+    int (*query)(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                 store_record_fn fn, void *arg, char *err, size_t errlen);
+    /* follow - FN for each record appended to STREAM from now on, until
+     * FN returns non-zero or STOP (polled at least every second) is set;
+     * 0, or -1 with err.  NULL when the backend cannot do it. */
+    int (*follow)(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
+                  volatile int *stop, char *err, size_t errlen);
 } kyso_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -43,6 +68,13 @@ kyso_store *store_open(const char *uri, char *err, size_t errlen);
  * with err filled (the record is then not stored: the caller logs it). */
 int store_append(kyso_store *s, kyso_stream stream, const char *json,
                  char *err, size_t errlen);
+
+/* store_query / store_follow - through the vtable; -1 with "not supported
+ * by this store" when the backend has no such operation. */
+int store_query(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                store_record_fn fn, void *arg, char *err, size_t errlen);
+int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
+                 volatile int *stop, char *err, size_t errlen);
 
 /* store_close - release the store; NULL is fine. */
 void store_close(kyso_store *s);

@@ -127,6 +127,8 @@ static void eom_remove_forged(eom_state *s)
 {
     for (size_t i = s->m->nforged_doc; i-- > 0;)
         smfi_chgheader(s->ctx, "X-Kyso-Document", s->m->forged_doc[i], NULL);
+    for (size_t i = s->m->nforged_mon; i-- > 0;)
+        smfi_chgheader(s->ctx, "X-Kyso-Monitor", s->m->forged_mon[i], NULL);
     for (size_t i = s->m->nforged_ar; i-- > 0;)
         smfi_chgheader(s->ctx, "Authentication-Results", s->m->forged_ar[i], NULL);
 }
@@ -327,10 +329,11 @@ int eom_skip_at_eoh(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
                        .rcpts = (const char *const *)m->rcpts, .nrcpts = m->nrcpts};
     kyso_flow f;
     policy_flow(m->gen->cfg, &e, &f);
-    if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc)
+    if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc || m->nforged_mon)
         return 0;
     eom_state_init(&s, ctx, c, m);
     s.action = ACTION_ACCEPT;
+    s.notice_why = "not checked";
     eom_record(&s);
     eom_state_free(&s);
     return 1;
@@ -340,13 +343,17 @@ sfsistat eom_run(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
 {
     eom_state s;
     eom_state_init(&s, ctx, c, m);
-    if (s.flow.watched && s.flow.mode != MODE_OFF)
+    if (s.flow.watched && s.flow.mode != MODE_OFF) {
         eom_check(&s);
-    else
+    } else {
         s.action = ACTION_ACCEPT;
+        s.notice_why = "not checked";
+    }
     sfsistat rc = eom_act(&s);
     if (s.checked && s.flow.mode == MODE_ENFORCE)
         eom_notice(&s);
+    else if (s.checked)
+        s.notice_why = "monitor mode";
     eom_record(&s);
     eom_state_free(&s);
     return rc;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -37,7 +38,8 @@
 #define KYSO_MILTER_MAX_PACKET (1024 * 1024 - 1)
 
 static const char *conf_path = DEFAULT_CONFIG;
-static volatile int milter_done;
+static volatile int milter_done, milter_failed;
+static int ready_fd = -1;           /* daemon mode: tells the waiting parent */
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reload_cond = PTHREAD_COND_INITIALIZER;
 static int reload_pending, reload_quit;
@@ -56,6 +58,14 @@ static int same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* warn_no_crls - say so when revocation is to be checked against no CRL. */
+static void warn_no_crls(const kyso_config *c)
+{
+    if (c->revcheck == REVCHECK_CRL && c->crls == NULL)
+        log_msg(LOG_WARNING, "%s: RevocationCheck crl without CRLs: every signature is "
+                "revocation_unknown (On-Indeterminate); add a CRLs line", c->path);
+}
+
 /* reload_once - build a new generation and install it, or keep the old. */
 static void reload_once(void)
 {
@@ -70,8 +80,14 @@ static void reload_once(void)
     }
     if (old && (!same_str(old->cfg->socket, g->cfg->socket) ||
                 !same_str(old->cfg->user_id, g->cfg->user_id) ||
-                !same_str(old->cfg->pid_file, g->cfg->pid_file)))
-        log_msg(LOG_WARNING, "Socket, UserID and PidFile changes take effect at restart");
+                !same_str(old->cfg->pid_file, g->cfg->pid_file) ||
+                old->cfg->socket_mode != g->cfg->socket_mode ||
+                old->cfg->syslog != g->cfg->syslog ||
+                old->cfg->syslog_facility != g->cfg->syslog_facility ||
+                old->cfg->log_stderr != g->cfg->log_stderr))
+        log_msg(LOG_WARNING, "Socket, SocketMode, UserID, PidFile, Syslog, SyslogFacility and "
+                             "LogStderr changes take effect at restart");
+    warn_no_crls(g->cfg);
     if (old && (old->cfg->notice_rate_max != g->cfg->notice_rate_max ||
                 old->cfg->notice_rate_window != g->cfg->notice_rate_window))
         log_msg(LOG_WARNING, "NoticeRateLimit changes take effect at restart");
@@ -104,26 +120,42 @@ static void *reloader(void *arg)
 static void *milter_thread(void *arg)
 {
     (void)arg;
-    if (smfi_main() != MI_SUCCESS)
+    if (smfi_main() != MI_SUCCESS) {
         log_msg(LOG_ERR, "libmilter stopped with an error");
+        milter_failed = 1;
+    }
     milter_done = 1;
     return NULL;
 }
 
-/* daemonize - detach from the terminal; the parent exits 0. */
+/* daemonize - detach from the terminal.  The parent stays until the
+ * daemon says it is ready (exit 0) or why it is not (printed, exit 1), so
+ * that "kyso-milter -c FILE" fails visibly when the socket cannot be
+ * opened.  Returns 0 in the daemon, -1 when it could not detach. */
 static int daemonize(void)
 {
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
+    if (pid > 0) {
+        char msg[600] = "";
+        close(fds[1]);
+        ssize_t n = read(fds[0], msg, sizeof msg - 1);
+        msg[n > 0 ? n : 0] = '\0';
+        if (strcmp(msg, "ok") == 0)
+            _exit(0);
+        fprintf(stderr, "kyso-milter: %s\n", msg[0] ? msg : "the daemon died while starting");
+        _exit(1);
+    }
+    close(fds[0]);
+    if (setsid() < 0 || (pid = fork()) < 0)
+        return -1;
     if (pid > 0)
         _exit(0);
-    if (setsid() < 0)
-        return -1;
-    if ((pid = fork()) < 0)
-        return -1;
-    if (pid > 0)
-        _exit(0);
+    ready_fd = fds[1];
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
         dup2(fd, 0);
@@ -133,6 +165,18 @@ static int daemonize(void)
             close(fd);
     }
     return chdir("/");
+}
+
+/* tell_parent - in daemon mode, "ok" or the reason start-up failed. */
+static void tell_parent(int ok)
+{
+    if (ready_fd < 0)
+        return;
+    const char *msg = ok ? "ok" : log_last_error()[0] ? log_last_error() : "start-up failed";
+    if (write(ready_fd, msg, strlen(msg)) < 0)
+        log_msg(LOG_WARNING, "cannot tell the parent process: %s", strerror(errno));
+    close(ready_fd);
+    ready_fd = -1;
 }
 
 /* write_pid - the pid file; 0, or -1 after logging. */
@@ -224,6 +268,23 @@ static int open_socket(const kyso_config *c, int have_user, uid_t uid, gid_t gid
             log_msg(LOG_ERR, "Socket %s: %s", c->socket, strerror(errno));
             return -1;
         }
+    }
+    return 0;
+}
+
+/* check_store_dir - for -n: a "file:" store folder must exist and be
+ * writable by whoever runs the check (run it as the daemon user:
+ * runuser -u kyso -- kyso-milter -n).  Nothing is created.  0 or 1. */
+static int check_store_dir(const kyso_config *c)
+{
+    struct stat st;
+    if (strncasecmp(c->store, "file:", 5) != 0)
+        return 0;
+    const char *dir = c->store + 5;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
+        log_msg(LOG_ERR, "%s: Store %s: %s; create the folder and give it to the UserID",
+                c->path, c->store, errno ? strerror(errno) : "not a folder");
+        return 1;
     }
     return 0;
 }
@@ -328,17 +389,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "kyso-milter: %s\n", err);
         return 1;
     }
-    if (g->cfg->revcheck == REVCHECK_CRL && g->cfg->crls == NULL)
-        fprintf(stderr, "kyso-milter: warning: %s: RevocationCheck crl without CRLs: every "
-                "signature is revocation_unknown (On-Indeterminate); add a CRLs line\n",
-                conf_path);
-    if (check_only) {
-        printf("%s: configuration OK\n", conf_path);
-        gen_release(g);
-        return 0;
-    }
     const kyso_config *c = g->cfg;
-    log_open("kyso-milter", c->syslog, c->syslog_facility, foreground || c->log_stderr);
+    log_open("kyso-milter", c->syslog && !check_only, c->syslog_facility,
+             check_only || foreground || c->log_stderr);
+    warn_no_crls(c);
+    if (check_only) {
+        int rc = check_store_dir(c);
+        if (rc == 0)
+            printf("%s: configuration OK\n", conf_path);
+        gen_release(g);
+        return rc;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
@@ -346,8 +407,12 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     signal(SIGPIPE, SIG_IGN);
     pthread_sigmask(SIG_BLOCK, &set, NULL);    /* every thread inherits this */
-    if (start(g, foreground) < 0)
+    if (start(g, foreground) < 0) {
+        if (g->cfg->pid_file)
+            unlink(g->cfg->pid_file);
+        tell_parent(0);
         return 1;
+    }
     gen_install(g);
     pthread_t mt, rt;
     if (pthread_create(&rt, NULL, reloader, NULL) != 0 ||
@@ -356,6 +421,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_msg(LOG_INFO, "started on %s (configuration %s, generation 1)", c->socket, conf_path);
+    tell_parent(1);
     signal_loop();
     pthread_join(mt, NULL);
     drain();
@@ -367,7 +433,9 @@ int main(int argc, char **argv)
     kyso_gen *last = gen_acquire();
     if (last && last->cfg->pid_file)
         unlink(last->cfg->pid_file);
+    if (last && strncmp(last->cfg->socket, "local:", 6) == 0)
+        unlink(last->cfg->socket + 6);      /* as the daemon user: may fail, harmless */
     gen_release(last);
     log_msg(LOG_INFO, "stopped");
-    return 0;
+    return milter_failed ? 1 : 0;
 }

@@ -8,6 +8,12 @@
 #include "logmsg.h"
 
 static int log_syslog, log_stderr = 1;
+static char log_last[512];          /* written at start-up only, before threads */
+
+const char *log_last_error(void)
+{
+    return log_last;
+}
 
 void log_open(const char *ident, int to_syslog, int facility, int to_stderr)
 {
@@ -24,6 +30,11 @@ void log_msg(int priority, const char *fmt, ...)
     static const char *const sev[] = {"emerg", "alert", "crit", "error", "warning",
                                       "notice", "info", "debug"};
     va_list ap;
+    if (LOG_PRI(priority) <= LOG_ERR) {
+        va_start(ap, fmt);
+        vsnprintf(log_last, sizeof log_last, fmt, ap);
+        va_end(ap);
+    }
     if (log_syslog) {
         va_start(ap, fmt);
         vsyslog(priority, fmt, ap);

@@ -41,6 +41,7 @@ void msg_free(kyso_msg *m)
     free(m->date);
     free(m->forged_ar);
     free(m->forged_doc);
+    free(m->forged_mon);
     spool_free(&m->spool);
     gen_release(m->gen);
     free(m);
@@ -108,6 +109,8 @@ void msg_add_header(kyso_msg *m, const char *name, const char *value, int leadsp
             push_index(m, &m->forged_ar, &m->nforged_ar, m->nar);
     } else if (strcasecmp(name, "X-Kyso-Document") == 0) {
         push_index(m, &m->forged_doc, &m->nforged_doc, ++m->ndoc);
+    } else if (strcasecmp(name, "X-Kyso-Monitor") == 0) {
+        push_index(m, &m->forged_mon, &m->nforged_mon, ++m->nmon);
     } else if (strcasecmp(name, "From") == 0) {
         if (m->nfrom++ == 0)
             keep_value(&m->hdr_from, value);

@@ -30,7 +30,9 @@ typedef struct kyso_msg {
     size_t nforged_ar;
     int *forged_doc;                /* X-Kyso-Document */
     size_t nforged_doc;
-    int nar, ndoc;                  /* occurrences seen so far, per name */
+    int *forged_mon;                /* X-Kyso-Monitor */
+    size_t nforged_mon;
+    int nar, ndoc, nmon;            /* occurrences seen so far, per name */
     kyso_spool spool;               /* header block, blank line, body */
     int spool_failed;               /* an I/O error: the message must tempfail */
     char spool_err[160];

@@ -38,10 +38,12 @@ send(conn, GOV_FROM, GOV_RCPT, FX .. "/mail/octet-stream.eml",
      {{"X-Kyso-Document", "name=\"x.pdf\"; verdict=valid; reason=ok"},
       {"Authentication-Results", "mt.test; x-kyso=pass"},
       {"Authentication-Results", "other.example; dkim=pass"},
-      {"X-Kyso-Document", "name=\"y.pdf\"; verdict=valid"}})
+      {"X-Kyso-Document", "name=\"y.pdf\"; verdict=valid"},
+      {"X-Kyso-Monitor", "would=accept"}})
 check(mt.eom_check(conn, MT_HDRDELETE, "X-Kyso-Document"), "forged X-Kyso-Document deleted")
 check(mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"),
       "forged Authentication-Results with our authserv-id deleted")
+check(mt.eom_check(conn, MT_HDRDELETE, "X-Kyso-Monitor"), "forged X-Kyso-Monitor deleted")
 mt.disconnect(conn)
 
 -- mail outside the watched flows is accepted at the end of the headers

@@ -81,6 +81,14 @@ stop_milter; ok $? "SIGTERM stops the daemon"
 [ "$exit_rc" = 0 ]; ok $? "it exits 0"
 [ ! -e "$work/milter.pid" ]; ok $? "and removes its pid file"
 
+# as a daemon (no -f), a start-up failure is the parent's exit status
+sed -e "s|^Socket .*|Socket local:$work/missing/milter.sock|" -e "/^EnforceDomain /d" \
+  "$work/kyso-milter.conf" >"$work/bad.conf"
+"$milter" -c "$work/bad.conf" 2>"$work/daemon.err"
+[ $? -eq 1 ] && grep -q "cannot listen" "$work/daemon.err"
+ok $? "daemon mode: a socket that cannot be opened makes kyso-milter exit 1 and say why"
+[ ! -e "$work/milter.pid" ]; ok $? "and leaves no pid file behind"
+
 # UserID: the daemon gives up root for good after opening its socket
 if id nobody >/dev/null 2>&1; then
   mkdir -p "$work/priv" && chown nobody "$work/priv" && chmod 0711 "$work"
