@@ -234,7 +234,8 @@ int policy_decide(const kyso_config *c, const kyso_doc_result *msg, kyso_policy_
         if (!dd->counted)
             continue;
         int sev = policy_action_severity((kyso_action)dd->action);
-        if (sev > worst || (sev == worst && out->culprit == (size_t)-1 && dd->reason != REASON_OK)) {
+        int first_fault = out->culprit == (size_t)-1 && dd->reason != REASON_OK;
+        if (sev > worst || (sev == worst && first_fault)) {
             worst = sev;
             out->action = (kyso_action)dd->action;
             out->reason = dd->reason;

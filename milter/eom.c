@@ -216,7 +216,8 @@ static const char *notice_due(const eom_state *s)
     if (m->auto_submitted)
         return "auto-submitted message";
     const char *at = strrchr(m->sender, '@');
-    if (m->auth_user == NULL && (at == NULL || !config_match_domain(&s->cfg->local_domains, at + 1)))
+    int local = at != NULL && config_match_domain(&s->cfg->local_domains, at + 1);
+    if (m->auth_user == NULL && !local)
         return "sender outside LocalDomains and not authenticated (no backscatter)";
     return NULL;
 }
