@@ -14,7 +14,8 @@
 # It listens on 127.0.0.1 only: an smtpd for incoming mail (no AUTH) and a
 # submission smtpd with SMTP AUTH (Cyrus SASL, sasldb) whose milter macro
 # {daemon_name} is ORIGINATING. Every domain is delivered locally by
-# virtual(8); nothing is ever relayed, no DNS is used.
+# virtual(8); nothing is relayed (unless a test adds an smtp client with
+# pf_enable_smtp and routes mail to it), no DNS is used.
 #
 # It must never touch the system instance: no file under /etc/postfix is
 # written, the system Postfix is neither needed nor started, and only
@@ -504,5 +505,19 @@ pf_reload() {
 pf_postconf() {
   local dir=${1%/}; shift
   pf__pc "$dir" -e "$@" || { pf__say "postconf -e $* failed"; return 1; }
+  if pf_running "$dir"; then pf_reload "$dir"; fi
+}
+
+# pf_enable_smtp DIR - give instance DIR an smtp(8) client service, which
+# master.cf lacks (instances deliver everything locally), and reload it when
+# it runs. Needed by an instance that relays to another one; the routing
+# (relayhost, default_transport=smtp, ...) is then set with pf_postconf.
+# Call it after each pf_start, which rewrites master.cf; a second call
+# adds nothing. Fails when master.cf cannot be written or the reload fails.
+pf_enable_smtp() {
+  local dir=${1%/}
+  grep -q '^smtp[[:space:]]' "$dir/etc/master.cf" 2>/dev/null ||
+    printf 'smtp             unix  -       -      n      -      -       smtp\n' \
+      >>"$dir/etc/master.cf" || { pf__say "cannot write $dir/etc/master.cf"; return 1; }
   if pf_running "$dir"; then pf_reload "$dir"; fi
 }

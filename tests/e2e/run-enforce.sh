@@ -7,34 +7,13 @@
 # queue for quarantine, a tempfail, monitor mode, the notice rate limit,
 # and the decision records.  TAP output.  Needs root (Postfix's master).
 set -u
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-if [ -n "${KYSO_E2E_SKIP:-}" ]; then echo "1..0 # SKIP KYSO_E2E_SKIP is set"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP a private Postfix instance needs root"; exit 0; fi
-. "$top_srcdir/tests/e2e/postfix.sh"
-milter=$top_builddir/milter/kyso-milter
-fx=${KYSO_FIXTURES:-$top_builddir/tests/out/fixtures}
-send=$top_srcdir/tests/e2e/smtp-send.py
-n=0 failed=0
-ok() {
-  n=$((n + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-if [ ! -f "$fx/mail/unsigned-pdf.eml" ]; then
-  bash "$top_srcdir/tests/fixtures/mkfixtures.sh" "$fx" >"$fx.log" 2>&1 ||
-    { echo "1..1"; echo "not ok 1 - fixtures failed, see $fx.log"; exit 1; }
-fi
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/common.sh"
 
-base=$(mktemp -d /tmp/kyso-e2e-enforce.XXXXXX) && chmod 0755 "$base"
+e2e_require
+e2e_fixtures mail/unsigned-pdf.eml
+e2e_workdir enforce
 pf=$base/pf
-mpid=
-cleanup() {
-  [ -n "$mpid" ] && kill "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null
-  pf_stop "$pf" >/dev/null 2>&1
-  [ "${KYSO_E2E_KEEP:-0}" = 1 ] && echo "# kept: $base" || rm -rf "$base"
-}
-trap cleanup EXIT
-mkdir -p "$base/store" "$pf"
+mkdir -p "$pf"
 
 # mkmail OUT FROM SUBJECT [PDF] [EXTRA-HEADER] - a message with one PDF
 mkmail() {
@@ -62,36 +41,23 @@ mkmail "$base/signed.eml" vanthu@sotttt.demo.gov.vn "Công văn đã ký" "$fx/p
   "X-Kyso-Document: name=\"forged.pdf\"; verdict=valid; reason=ok"
 mkmail "$base/outside.eml" vanthu@ubnd.demo.gov.vn "Thư từ đơn vị khác" "$fx/pdf/plain.pdf"
 
-conf=$base/kyso-milter.conf
-write_conf() {
-  cat >"$conf" <<CONF
-Socket local:$base/milter.sock
-SocketMode 0666
-Syslog no
-AuthservID mx.kyso.test
-NodeName gw-1
-TrustAnchors $fx/pki/anchors
-Intermediates $fx/pki/intermediates
-EnforceDomains *.demo.gov.vn
-LocalDomains sotttt.demo.gov.vn
-ModeTable $base/modes
-Store file:$base/store
-NoticeFrom postmaster@sotttt.demo.gov.vn
-MTACommand /usr/sbin/sendmail -C $pf/etc
-NoticeRateLimit 2/3600
-$*
-CONF
+# enforce_conf [--no-crls] [LINE...] - the daemon's configuration for this
+# test: notices from the local domain through this instance's sendmail,
+# at most 2 an hour per sender, the pilot agency in monitor mode.
+enforce_conf() {
+  local opt=()
+  if [ "${1:-}" = --no-crls ]; then opt=(--no-crls); shift; fi
+  e2e_write_conf "${opt[@]}" gw-1 "LocalDomains sotttt.demo.gov.vn" "ModeTable $base/modes" \
+    "NoticeFrom postmaster@sotttt.demo.gov.vn" "MTACommand /usr/sbin/sendmail -C $pf/etc" \
+    "NoticeRateLimit 2/3600" "$@"
 }
 echo "pilot.demo.gov.vn monitor" >"$base/modes"
-write_conf "CRLs $fx/pki/crl"
-"$milter" -f -c "$conf" 2>"$base/milter.log" &
-mpid=$!
-for _ in $(seq 50); do [ -S "$base/milter.sock" ] && break; sleep 0.1; done
+enforce_conf
+e2e_milter_start
 pf_start "$pf" "unix:$base/milter.sock" >"$base/pf-start.log" 2>&1
 ok $? "a private Postfix starts with kyso-milter as its milter"
 pf_add_user "$pf" vanthu secret >/dev/null 2>&1
 port=$(pf_port "$pf") sub=$(pf_submit_port "$pf")
-recs=$base/store/decisions.jsonl
 jq_all() { jq -s -e "[.[] | $1] | (length > 0 and all)" "$recs" >/dev/null; }
 
 # 1. an authenticated văn thư sends an unsigned PDF: refused at DATA, told why
@@ -169,7 +135,7 @@ grep -q '^X-Kyso-Monitor: would=reject; reason=unsigned' "$got"
 ok $? "monitor mode: delivered with X-Kyso-Monitor: would=reject"
 
 # 7. quarantine and tempfail after a reload
-write_conf "On-Unsigned quarantine"
+enforce_conf --no-crls "On-Unsigned quarantine"
 kill -HUP "$mpid"
 for _ in $(seq 50); do grep -q "generation 2" "$base/milter.log" && break; sleep 0.1; done
 r=$(python3 "$send" --port "$port" --from vanthu@sotttt.demo.gov.vn --to tiepnhan@ubnd.demo.gov.vn \
@@ -191,11 +157,5 @@ ok $s "no CRL configured: 451 4.7.1, the MTA will retry ($r)"
 for ref1 in $(jq -r .ref "$recs"); do grep -q "ref=$ref1 " "$base/milter.log" || { s=1; break; }; s=0; done
 ok $s "every decision record has its log line with the same reference id"
 
-kill -TERM "$mpid"; wait "$mpid"; ok $? "kyso-milter stops cleanly"
-mpid=
-if [ "$failed" -ne 0 ]; then
-  echo "# milter log:"; tail -20 "$base/milter.log" | sed 's/^/#   /'
-  echo "# postfix log:"; tail -20 "$pf/maillog" | sed 's/^/#   /'
-fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+e2e_milter_stop; ok $? "kyso-milter stops cleanly"
+e2e_finish "postfix log" "$pf"
