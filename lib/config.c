@@ -105,6 +105,10 @@ static const cfg_key cfg_keys[] = {
     { "NoticeRateLimit", T_RATE, 0, 0, 0, 0 },
     { "MTACommand", T_COMMAND, 0, OFF(mta_command), 0, 0 },
     { "Store", T_STORE, F_REQUIRED, OFF(store), 0, 0 },
+    { "LogRetention", T_COUNT, 0, OFF(log_retention), 0, 36500 },
+    { "AuditRetention", T_COUNT, 0, OFF(audit_retention), 0, 36500 },
+    { "RedisTimeout", T_COUNT, 0, OFF(redis_timeout), 10, 60000 },
+    { "RedisSpool", T_ABSPATH, 0, OFF(redis_spool), 0, 0 },
     { "MaxMessageSize", T_SIZE, 0, OFF(lim.max_message_size), 1024, 4 * GIB },
     { "MaxParts", T_COUNT, 0, OFF(lim.max_parts), 1, 100000 },
     { "MaxDepth", T_COUNT, 0, OFF(lim.max_depth), 1, 100 },
@@ -550,22 +554,125 @@ static const char *cfg_string_problem(enum cfg_type type, const char *val)
     }
 }
 
-/* cfg_set_store - Store: "file:/absolute/dir" (scheme in any case). */
+/* cfg_redis_host_problem - NULL when S (N bytes) is "HOST[:PORT]" or
+ * "[IPV6]:PORT", else what is wrong. */
+static const char *cfg_redis_host_problem(const char *s, size_t n)
+{
+    char host[CFG_DOMAIN_MAX + 1], num[8];
+    unsigned char a[16];
+    unsigned long long port;
+    const char *colon;
+    size_t hl;
+
+    if (n > 0 && s[0] == '[') {
+        colon = memchr(s, ']', n);
+        hl = colon != NULL ? (size_t)(colon - s) - 1 : 0;
+        if (colon == NULL || hl == 0 || hl > CFG_DOMAIN_MAX || colon[1] != ':')
+            return "want [IPV6]:PORT";
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+        if (inet_pton(AF_INET6, host, a) != 1)
+            return "bad IPv6 address";
+        colon++;
+    } else {
+        colon = memchr(s, ':', n);
+        hl = colon != NULL ? (size_t)(colon - s) : n;
+        if (!cfg_domain_ok(s, hl))          /* an IPv4 address passes too */
+            return "bad host; want HOST:PORT, e.g. 10.0.0.5:6379";
+    }
+    if (colon == NULL)
+        return NULL;
+    hl = (size_t)(s + n - colon - 1);
+    if (hl == 0 || hl >= sizeof num)
+        return "bad port; want 1 to 65535";
+    memcpy(num, colon + 1, hl);
+    num[hl] = '\0';
+    if (cfg_parse_number(num, 0, &port) < 0 || port < 1 || port > 65535)
+        return "bad port; want 1 to 65535";
+    return NULL;
+}
+
+/* cfg_redis_authority_problem - NULL when S (N bytes: "[USER:PASS@]HOSTS")
+ * is fine for the scheme (one host for redis, a list for sentinel). */
+static const char *cfg_redis_authority_problem(const char *s, size_t n, int sentinel)
+{
+    const char *at = NULL, *p, *e, *why;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] == '@')
+            at = s + i;
+    if (at != NULL && (memchr(s, ':', (size_t)(at - s)) == NULL || at[-1] == ':'))
+        return "credentials must be USER:PASSWORD@ (or :PASSWORD@ for the default user)";
+    p = at != NULL ? at + 1 : s;
+    if (!sentinel && memchr(p, ',', (size_t)(s + n - p)) != NULL)
+        return "redis:// takes one server; use sentinel:// for several";
+    for (; p <= s + n; p = e + 1) {
+        e = memchr(p, ',', (size_t)(s + n - p));
+        e = e != NULL ? e : s + n;
+        if ((why = cfg_redis_host_problem(p, (size_t)(e - p))) != NULL)
+            return why;
+    }
+    return NULL;
+}
+
+/* cfg_redis_problem - NULL when VAL (after "redis://" or "sentinel://")
+ * is a Redis store we accept, else what is wrong (never quoting VAL: it may
+ * hold a password). */
+static const char *cfg_redis_problem(const char *val, int sentinel)
+{
+    size_t all = strcspn(val, "?"), auth = strcspn(val, "/?");
+    const char *path = val + auth, *query = val[all] == '?' ? val + all + 1 : NULL;
+    const char *why;
+    unsigned long long n;
+
+    if (cfg_has_ctl(val, 0))
+        return "no spaces or control characters";
+    if ((why = cfg_redis_authority_problem(val, auth, sentinel)) != NULL)
+        return why;
+    if (sentinel && (all - auth < 2 || path[0] != '/'
+                     || strspn(path + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789._-") != all - auth - 1))
+        return "name the master after the sentinels, e.g. "
+               "sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster";
+    if (!sentinel && all - auth > 1 && (strspn(path + 1, "0123456789") != all - auth - 1
+                                        || all - auth > 5))
+        return "bad database number; want /0 to /9999";
+    if (query != NULL && (strncmp(query, "replicas=", 9) != 0
+                          || cfg_parse_number(query + 9, 0, &n) < 0 || n > 16))
+        return "the only option written in Store is ?replicas=N (0 to 16); "
+               "the others are the keys RedisTimeout, LogRetention, AuditRetention, RedisSpool";
+    return NULL;
+}
+
+/* cfg_set_store - Store: "file:/absolute/dir", "redis://..." or
+ * "sentinel://..." (scheme in any case, kept in lower case). */
 static int cfg_set_store(cfg_parser *p, const cfg_key *k, const char *val)
 {
     char **field = (char **)((char *)&p->cp->pub + k->off);
+    const char *why;
+    size_t skip;
+    int sentinel = strncasecmp(val, "sentinel://", 11) == 0;
 
-    if (strncasecmp(val, "redis://", 8) == 0 || strncasecmp(val, "rediss://", 9) == 0
-        || strncasecmp(val, "sentinel://", 11) == 0)
-        return cfg_fail(p, "Store: this build supports only file:DIR for now; "
-                        "use e.g. Store file:/var/lib/kyso");
-    if (strncasecmp(val, "file:", 5) != 0 || val[5] != '/' || cfg_has_ctl(val, 1))
+    if (sentinel || strncasecmp(val, "redis://", 8) == 0) {
+        skip = sentinel ? 11 : 8;
+        if ((why = cfg_redis_problem(val + skip, sentinel)) != NULL)
+            return cfg_fail(p, "Store: %s; want %s", why, sentinel
+                            ? "sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER"
+                            : "redis://[USER:PASSWORD@]HOST:PORT/DB");
+    } else if (strncasecmp(val, "rediss://", 9) == 0) {
+        return cfg_fail(p, "Store: TLS (rediss://) is not available with this hiredis; "
+                        "see doc/redis.md for a TLS tunnel");
+    } else if (strncasecmp(val, "file:", 5) != 0 || val[5] != '/' || cfg_has_ctl(val, 1)) {
         return cfg_fail(p, "Store \"%s\": want file:/absolute/dir, e.g. file:/var/lib/kyso",
                         val);
+    } else {
+        skip = 5;
+    }
     if ((*field = malloc(strlen(val) + 1)) == NULL)
         return cfg_oom(p);
-    memcpy(*field, "file:", 5);
-    strcpy(*field + 5, val + 5);
+    memcpy(*field, sentinel ? "sentinel://" : skip == 8 ? "redis://" : "file:", skip);
+    strcpy(*field + skip, val + skip);
     return 0;
 }
 
@@ -993,6 +1100,8 @@ static int cfg_set_defaults(kyso_config *c)
     c->spool_threshold = 4u << 20;
     c->vcache_size = 1000;
     c->vcache_ttl = 3600;
+    c->log_retention = 190;
+    c->redis_timeout = 200;
     c->revcheck = REVCHECK_CRL;
     c->flow = FLOW_BOTH;
     c->mode = MODE_ENFORCE;
@@ -1018,6 +1127,51 @@ static int cfg_default_string(char **f, const char *s)
     return 0;
 }
 
+/* cfg_append_escaped - S into B (of LEN, at *pos) with every byte other
+ * than letters, digits and "/._-" written as %XX.  0, or -1 when B is full. */
+static int cfg_append_escaped(char *b, size_t len, size_t *pos, const char *s)
+{
+    int n;
+
+    for (; *s != '\0'; s++) {
+        if (isalnum((unsigned char)*s) || strchr("/._-", *s) != NULL)
+            n = snprintf(b + *pos, len - *pos, "%c", *s);
+        else
+            n = snprintf(b + *pos, len - *pos, "%%%02X", (unsigned char)*s);
+        if (n < 0 || (size_t)n >= len - *pos)
+            return -1;
+        *pos += (size_t)n;
+    }
+    return 0;
+}
+
+/* cfg_store_options - a Redis Store gets RedisTimeout, LogRetention,
+ * AuditRetention, RedisSpool and NodeName as URI options (what
+ * lib/store-redis.c reads).  0, or -1 when out of memory. */
+static int cfg_store_options(kyso_config *c)
+{
+    size_t len, pos;
+    char *uri;
+    int n;
+
+    if (strncmp(c->store, "redis://", 8) != 0 && strncmp(c->store, "sentinel://", 11) != 0)
+        return 0;
+    len = strlen(c->store) + 3 * strlen(c->redis_spool) + strlen(c->node) + 128;
+    if ((uri = malloc(len)) == NULL)
+        return -1;
+    n = snprintf(uri, len, "%s%ctimeout=%zu&retention=%zu&audit_retention=%zu&node=%s&spool=",
+                 c->store, strchr(c->store, '?') ? '&' : '?', c->redis_timeout,
+                 c->log_retention, c->audit_retention, c->node);
+    pos = (size_t)n;
+    if (n < 0 || (size_t)n >= len || cfg_append_escaped(uri, len, &pos, c->redis_spool) < 0) {
+        free(uri);
+        return -1;
+    }
+    free(c->store);
+    c->store = uri;
+    return 0;
+}
+
 /* cfg_fill_strings - the string defaults, once the file is read. */
 static int cfg_fill_strings(kyso_config *c)
 {
@@ -1029,11 +1183,12 @@ static int cfg_fill_strings(kyso_config *c)
     snprintf(from, sizeof from, "postmaster@%s", host);
     if (cfg_default_string(&c->node, host) < 0 || cfg_default_string(&c->authserv_id, host) < 0
         || cfg_default_string(&c->temp_dir, "/tmp") < 0
+        || cfg_default_string(&c->redis_spool, "/var/spool/kyso") < 0
         || cfg_default_string(&c->mta_command, "/usr/sbin/sendmail") < 0
         || cfg_default_string(&c->notice_from, from) < 0
         || cfg_default_string(&c->notice_contact, c->notice_from) < 0)
         return -1;
-    return 0;
+    return cfg_store_options(c);
 }
 
 /* cfg_check_required - every required key present?  0, or -1 with err. */
@@ -1101,7 +1256,7 @@ void config_free(kyso_config *c)
     if (c == NULL)
         return;
     free(c->path); free(c->socket); free(c->user_id); free(c->pid_file);
-    free(c->node); free(c->authserv_id); free(c->temp_dir);
+    free(c->node); free(c->authserv_id); free(c->temp_dir); free(c->redis_spool);
     free(c->trust_anchors); free(c->intermediates); free(c->crls);
     free(c->notice_from); free(c->notice_contact); free(c->mta_command); free(c->store);
     class_rules_free(c->classes);

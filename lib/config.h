@@ -114,7 +114,19 @@ typedef struct kyso_config {
     unsigned notice_rate_window;
     char *mta_command;              /* MTACommand, default /usr/sbin/sendmail */
     /* records */
-    char *store;                    /* Store "file:DIR"; required */
+    char *store;                    /* Store "file:DIR", "redis://..." or
+                                     * "sentinel://..."; required.  For Redis
+                                     * the URI handed to store_open: lower-case
+                                     * scheme, and the four keys below added as
+                                     * "?timeout=&retention=&audit_retention=
+                                     * &spool=&node=" (it may hold a password:
+                                     * never log it whole) */
+    size_t log_retention;           /* LogRetention: days of decisions kept in
+                                     * Redis, 0 = never trimmed; default 190 */
+    size_t audit_retention;         /* AuditRetention: days, 0 (default) = never */
+    size_t redis_timeout;           /* RedisTimeout: ms per Redis call, default 200 */
+    char *redis_spool;              /* RedisSpool: folder of the records waiting
+                                     * for Redis, default /var/spool/kyso */
     /* limits */
     kyso_limits lim;                /* MaxMessageSize, MaxParts, MaxDepth,
                                      * MaxDocumentSize; rest defaults */

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "cert-class.h"
 #include "result.h"
+#include "trust.h"
 
 /* json_signer - the "signer" object of one signature. */
 static void json_signer(kyso_buf *b, const kyso_signer *s)
@@ -18,7 +19,14 @@ static void json_signer(kyso_buf *b, const kyso_signer *s)
     buf_append_json_string(b, s->serial);
     buf_printf(b, ",\"email\":");
     buf_append_json_string(b, s->email);
-    buf_printf(b, ",\"class\":\"%s\"}", cert_class_name(s->cls));
+    buf_printf(b, ",\"class\":\"%s\"", cert_class_name(s->cls));
+    if (s->not_before || s->not_after) {
+        char nb[40], na[40];
+        buf_printf(b, ",\"not_before\":\"%s\",\"not_after\":\"%s\"",
+                   trust_format_time(s->not_before, nb, sizeof nb),
+                   trust_format_time(s->not_after, na, sizeof na));
+    }
+    buf_append(b, "}", 1);
 }
 
 /* json_sig - one element of "signatures". */

@@ -11,9 +11,14 @@
 
 #include "store.h"
 
-/* Every backend this build has; store-redis.c adds its ops here. */
+/* The Redis backend's two schemes (lib/store-redis.c). */
+extern const kyso_store_ops store_redis_ops, store_sentinel_ops;
+
+/* Every backend this build has. */
 static const kyso_store_ops *const store_backends[] = {
     &store_file_ops,
+    &store_redis_ops,
+    &store_sentinel_ops,
 };
 #define NBACKENDS (sizeof store_backends / sizeof store_backends[0])
 
@@ -31,11 +36,35 @@ static void store_list_schemes(char *s, size_t len)
     }
 }
 
+/* store_uri_shown - URI as it may appear in a message: in a "scheme://"
+ * URI the password ("user:SECRET@", or all of "SECRET@") becomes "***" and
+ * the options ("?...") are left out.  Returns OUT. */
+static const char *store_uri_shown(const char *uri, char *out, size_t len)
+{
+    const char *host = strstr(uri, "//"), *at = NULL, *colon = NULL;
+    size_t end = host != NULL ? strcspn(uri, "?") : strlen(uri);
+    if (host != NULL && (size_t)(host - uri) < end) {
+        host += 2;
+        for (const char *p = host; p < uri + end && *p != '/'; p++)
+            if (*p == '@')
+                at = p;
+        if (at != NULL)
+            colon = memchr(host, ':', (size_t)(at - host));
+    }
+    if (at == NULL)
+        snprintf(out, len, "%.*s", (int)end, uri);
+    else                            /* keep "user:" when there is one */
+        snprintf(out, len, "%.*s%s***%.*s", (int)((colon ? colon : host) - uri), uri,
+                 colon ? ":" : "", (int)(uri + end - at), at);
+    return out;
+}
+
 /* store_open - see store.h.  The backend's reason is prefixed with
- * "Store URI: "; an unknown scheme names itself and the supported ones. */
+ * "Store URI: " (URI without password or options); an unknown scheme names
+ * itself and the supported ones. */
 kyso_store *store_open(const char *uri, char *err, size_t errlen)
 {
-    char schemes[128], reason[512] = "";
+    char schemes[128], reason[512] = "", shown[512];
     store_list_schemes(schemes, sizeof schemes);
     const char *colon = uri ? strchr(uri, ':') : NULL;
     if (colon == NULL || colon == uri) {
@@ -50,7 +79,8 @@ kyso_store *store_open(const char *uri, char *err, size_t errlen)
             continue;
         kyso_store *s = ops->open(colon + 1, reason, sizeof reason);
         if (s == NULL)
-            snprintf(err, errlen, "Store %s: %s", uri, reason);
+            snprintf(err, errlen, "Store %s: %s", store_uri_shown(uri, shown, sizeof shown),
+                     reason);
         return s;
     }
     snprintf(err, errlen, "Store %s: scheme \"%.*s\" is not supported by this build "
@@ -76,6 +106,49 @@ int store_append(kyso_store *s, kyso_stream stream, const char *json,
         return -1;
     }
     return s->ops->append(s, stream, json, err, errlen);
+}
+
+/* store_query - see store.h.  Missing arguments are refused before the
+ * backend is called. */
+int store_query(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                store_record_fn fn, void *arg, char *err, size_t errlen)
+{
+    if (s == NULL || q == NULL || fn == NULL) {
+        snprintf(err, errlen, "store_query: no %s", s == NULL ? "store" : q == NULL
+                 ? "query" : "callback");
+        return -1;
+    }
+    if (stream != STREAM_DECISIONS && stream != STREAM_AUDIT) {
+        snprintf(err, errlen, "store_query: no stream %d", (int)stream);
+        return -1;
+    }
+    if (s->ops->query == NULL) {
+        snprintf(err, errlen, "store_query: reading back is not supported by this store "
+                 "(%s:)", s->ops->scheme);
+        return -1;
+    }
+    return s->ops->query(s, stream, q, fn, arg, err, errlen);
+}
+
+/* store_follow - see store.h.  A NULL STOP is refused: it could not end. */
+int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
+                 volatile int *stop, char *err, size_t errlen)
+{
+    if (s == NULL || fn == NULL || stop == NULL) {
+        snprintf(err, errlen, "store_follow: no %s", s == NULL ? "store" : fn == NULL
+                 ? "callback" : "stop flag");
+        return -1;
+    }
+    if (stream != STREAM_DECISIONS && stream != STREAM_AUDIT) {
+        snprintf(err, errlen, "store_follow: no stream %d", (int)stream);
+        return -1;
+    }
+    if (s->ops->follow == NULL) {
+        snprintf(err, errlen, "store_follow: following is not supported by this store "
+                 "(%s:)", s->ops->scheme);
+        return -1;
+    }
+    return s->ops->follow(s, stream, fn, arg, stop, err, errlen);
 }
 
 /* store_close - see store.h. */

@@ -20,12 +20,15 @@ typedef struct kyso_store kyso_store;
 /* What a reader (kyso log) asks of a store: the records of one stream in a
  * time window, optionally only one reference id, optionally only records
  * whose raw JSON text contains NEEDLE (a cheap prefilter: the caller still
- * checks its real filters on the parsed record). */
+ * checks its real filters on the parsed record).  A backend may return
+ * more than asked (a superset: records near the window's edges, say), never
+ * less. */
 typedef struct kyso_query {
     long long since_ms;         /* epoch milliseconds, 0: from the start */
     long long until_ms;         /* epoch milliseconds, 0: up to now */
     const char *ref;            /* exact "ref" of a decision record, or NULL */
-    const char *needle;         /* substring of the raw record, or NULL */
+    const char *needle;         /* substring of the raw record, matched
+                                 * ignoring ASCII case, or NULL */
     size_t limit;               /* the LAST limit matching records; 0: all */
 } kyso_query;
 

@@ -13,13 +13,35 @@ static kyso_gen *gen_current;
 static unsigned long gen_next_id = 1;
 static int gen_in_flight;
 
-/* gen_free - release everything G owns. */
+/* gen_free - release everything G owns (closing a store may wait for it
+ * to flush queued records). */
 static void gen_free(kyso_gen *g)
 {
     store_close(g->store);
     verifier_free(&g->v);
     config_free(g->cfg);
     free(g);
+}
+
+/* gen_free_thread - gen_free off to the side. */
+static void *gen_free_thread(void *arg)
+{
+    gen_free(arg);
+    return NULL;
+}
+
+/* gen_free_later - free G in a thread of its own, so that the mail thread
+ * that happened to drop the last reference after a reload does not wait
+ * for the old store to flush; inline when no thread can be started. */
+static void gen_free_later(kyso_gen *g)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    int ok = pthread_attr_init(&a) == 0;
+    ok = ok && pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) == 0 &&
+         pthread_create(&t, &a, gen_free_thread, g) == 0;
+    if (!ok)
+        gen_free(g);
 }
 
 kyso_gen *gen_load(const char *path, char *err, size_t errlen)
@@ -84,7 +106,7 @@ void gen_release(kyso_gen *g)
     int last = --g->refs == 0;
     pthread_mutex_unlock(&gen_lock);
     if (last)
-        gen_free(g);
+        gen_free_later(g);
 }
 
 int gen_active(void)

@@ -33,15 +33,17 @@ int gen_open_store(kyso_gen *g, char *err, size_t errlen);
 
 /* gen_install - make G current; the caller's reference passes to the
  * generation table.  The old generation is freed when its last message
- * ends. */
+ * ends (then in a thread of its own).  gen_install(NULL) at exit frees the
+ * last one in the caller when no message holds it, so that its store
+ * flushes before the process ends. */
 void gen_install(kyso_gen *g);
 
 /* gen_acquire - the current generation with one more reference, or NULL
  * before the first gen_install. */
 kyso_gen *gen_acquire(void);
 
-/* gen_release - drop one reference; frees G when it was the last and G is
- * no longer current.  NULL is fine. */
+/* gen_release - drop one reference; when it was the last and G is no
+ * longer current, G is freed in a thread of its own.  NULL is fine. */
 void gen_release(kyso_gen *g);
 
 /* gen_active - messages in flight (references held by messages). */

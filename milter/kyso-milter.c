@@ -274,12 +274,22 @@ static int open_socket(const kyso_config *c, int have_user, uid_t uid, gid_t gid
 
 /* check_store_dir - for -n: a "file:" store folder must exist and be
  * writable by whoever runs the check (run it as the daemon user:
- * runuser -u kyso -- kyso-milter -n).  Nothing is created.  0 or 1. */
+ * runuser -u kyso -- kyso-milter -n); nothing is created.  Another store
+ * (Redis) is opened and closed, which checks its address and credentials.
+ * 0 or 1. */
 static int check_store_dir(const kyso_config *c)
 {
     struct stat st;
-    if (strncasecmp(c->store, "file:", 5) != 0)
+    char err[512];
+    if (strncasecmp(c->store, "file:", 5) != 0) {
+        kyso_store *s = store_open(c->store, err, sizeof err);
+        if (s == NULL) {
+            log_msg(LOG_ERR, "%s: %s", c->path, err);
+            return 1;
+        }
+        store_close(s);
         return 0;
+    }
     const char *dir = c->store + 5;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
         log_msg(LOG_ERR, "%s: Store %s: %s; create the folder and give it to the UserID",
@@ -436,6 +446,7 @@ int main(int argc, char **argv)
     if (last && strncmp(last->cfg->socket, "local:", 6) == 0)
         unlink(last->cfg->socket + 6);      /* as the daemon user: may fail, harmless */
     gen_release(last);
+    gen_install(NULL);      /* frees it here: its store flushes what it still queues */
     log_msg(LOG_INFO, "stopped");
     return milter_failed ? 1 : 0;
 }

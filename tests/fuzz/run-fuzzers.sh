@@ -13,8 +13,9 @@
 # store (KYSO_FUZZ_ANCHORS, ..._INTERMEDIATES, ..._CRL) unless those are set.
 #
 # Environment: KYSO_FUZZ_TARGETS (default "fuzz-pdf fuzz-cms fuzz-mime
-# fuzz-sniff fuzz-config"), KYSO_FUZZ_BUILD (default TOP/build-fuzz), KYSO_FUZZ_WERROR
-# (1: configure --enable-werror; default 1), KYSO_FUZZ_JOBS (make -j).
+# fuzz-sniff fuzz-config fuzz-json"), KYSO_FUZZ_BUILD (default TOP/build-fuzz),
+# KYSO_FUZZ_WERROR (1: configure --enable-werror; default 1), KYSO_FUZZ_JOBS
+# (make -j).
 #
 # Layout of the build tree, kept between runs:
 #   obj/             the configured build      corpus/NAME/  what libFuzzer found
@@ -25,7 +26,7 @@ set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${KYSO_FUZZ_BUILD:-$TOP/build-fuzz}
-TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config}
+TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config fuzz-json}
 WERROR=${KYSO_FUZZ_WERROR:-1}
 JOBS=${KYSO_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 

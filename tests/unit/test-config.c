@@ -219,8 +219,40 @@ static void test_defaults(void)
        "notice defaults (postmaster@host)");
     ok(c->lim.max_message_size == 100u << 20 && c->lim.max_doc_size == 64u << 20
        && c->lim.max_parts == 1000 && c->lim.max_depth == 20, "limit defaults");
+    ok(c->log_retention == 190 && c->audit_retention == 0 && c->redis_timeout == 200
+       && strcmp(c->redis_spool, "/var/spool/kyso") == 0
+       && strcmp(c->store, "file:/var/lib/kyso") == 0,
+       "record defaults (LogRetention 190, AuditRetention 0, RedisTimeout 200, RedisSpool)");
     ok(strcmp(action_name(ACTION_QUARANTINE), "quarantine") == 0
        && strcmp(mode_name(MODE_MONITOR), "monitor") == 0, "action_name, mode_name");
+    config_free(c);
+}
+
+/* test_redis_store - a Redis Store is accepted, and store_open gets the
+ * Redis keys as options of its URI. */
+static void test_redis_store(void)
+{
+    char want[512];
+    kyso_config *c = load("Socket inet:8891@127.0.0.1\nTrustAnchors /etc/kyso/ca.pem\n"
+                          "Store REDIS://kyso:p%40ss@127.0.0.1:6379/2\n"
+                          "NodeName mx1.hanoi.gov.vn\n");
+
+    ok(c != NULL, "Store redis://USER:PASS@HOST:PORT/DB loads (%s)", err);
+    ok(c && strcmp(c->store, "redis://kyso:p%40ss@127.0.0.1:6379/2?timeout=200&retention=190"
+                   "&audit_retention=0&node=mx1.hanoi.gov.vn&spool=/var/spool/kyso") == 0,
+       "the scheme in lower case, the defaults added as options (%s)", c ? c->store : "");
+    config_free(c);
+    c = load("Socket inet:8891@127.0.0.1\nTrustAnchors /etc/kyso/ca.pem\nNodeName mx2\n"
+             "Store sentinel://10.0.0.1:26379,[2001:db8::1]:26379,s3/kyso-master?replicas=0\n"
+             "RedisTimeout 500\nLogRetention 365\nAuditRetention 3650\n"
+             "RedisSpool /var/spool/kyso milter\n");
+    snprintf(want, sizeof want, "sentinel://10.0.0.1:26379,[2001:db8::1]:26379,s3/kyso-master"
+             "?replicas=0&timeout=500&retention=365&audit_retention=3650&node=mx2"
+             "&spool=/var/spool/kyso%%20milter");
+    ok(c != NULL, "Store sentinel://HOSTS/MASTER?replicas=0 loads (%s)", err);
+    ok(c && strcmp(c->store, want) == 0 && c->redis_timeout == 500 && c->log_retention == 365
+       && c->audit_retention == 3650, "the keys become options, the spool path escaped (%s)",
+       c ? c->store : "");
     config_free(c);
 }
 
@@ -255,9 +287,24 @@ static void test_errors(void)
     ok(fails_with("Socket local:kyso.sock\n", 1, "must be absolute"), "relative local socket");
     ok(fails_with("Socket tcp://127.0.0.1:8891\n", 1, "want inet:PORT@ADDR"),
        "socket of no known kind");
-    ok(fails_with("Store redis://:secret@10.0.0.1/0\n", 1,
-                  "this build supports only file:DIR for now"), "redis store refused");
+    ok(fails_with("Store redis://:secret@10.0.0.1:99999/0\n", 1, "Store: bad port"),
+       "redis store with a bad port refused");
     ok(strstr(err, "secret") == NULL, "a redis URL (and its password) is not echoed");
+    ok(fails_with("Store redis://secret@10.0.0.1/0\n", 1, "credentials must be USER:PASSWORD@")
+       && strstr(err, "secret") == NULL, "credentials without a colon refused, not echoed");
+    ok(fails_with("Store redis://10.0.0.1,10.0.0.2/0\n", 1, "use sentinel:// for several"),
+       "redis:// with two servers refused");
+    ok(fails_with("Store redis://10.0.0.1/db1\n", 1, "bad database number"), "bad database");
+    ok(fails_with("Store sentinel://10.0.0.1:26379\n", 1, "name the master"),
+       "sentinel without a master name refused");
+    ok(fails_with("Store redis://10.0.0.1/0?timeout=5\n", 1, "the only option written in Store"),
+       "options other than replicas refused, pointing to the keys");
+    ok(fails_with("Store rediss://10.0.0.1/0\n", 1, "TLS (rediss://) is not available"),
+       "rediss:// refused with the reason");
+    ok(fails_with(REQUIRED "RedisTimeout 5\n", 4, "RedisTimeout 5 is out of range; use 10 to"),
+       "RedisTimeout below 10 ms refused");
+    ok(fails_with(REQUIRED "RedisSpool var/spool\n", 4, "want an absolute path"),
+       "relative RedisSpool refused");
     ok(fails_with(REQUIRED "Mode\n", 4, "Mode has no value"), "key without a value");
     ok(fails_with(REQUIRED "EnforceDomains gov..vn\n", 4, "bad domain pattern \"gov..vn\""),
        "bad inline domain pattern");
@@ -477,6 +524,7 @@ int main(void)
     snprintf(conf, sizeof conf, "%s/kyso-milter.conf", dir);
     test_full();
     test_defaults();
+    test_redis_store();
     test_errors();
     test_file_errors();
     test_matching();

@@ -1,0 +1,327 @@
+#!/bin/bash
+# run-redis.sh - the Redis store (lib/store-redis.c) against real redis-server
+# and Sentinel processes that this script starts on loopback ports, with
+# appendonly yes and appendfsync always (the setting doc/redis.md asks for).
+# The driver tests/unit/test-store-redis appends and reads back; this script
+# kills, slows and fails over the servers in between, and counts the streams
+# itself with redis-cli.  TAP on stdout.
+#
+#   1  records from several threads all there, in order; old entries trimmed
+#   2  Redis SIGKILLed in the middle of 2000 appends, then restarted
+#   3  Redis down when the store closes: the spool is replayed by the next one
+#   4  Redis asleep (DEBUG SLEEP): appends do not wait
+#   5  AUTH with an ACL user (doc/redis.md's ACL), wrong passwords refused
+#   6  store_query filters and store_follow
+#   7  Sentinel: SENTINEL FAILOVER mid-run, then the master SIGKILLed mid-run
+#
+# Every process it starts is killed on exit, failure or interrupt, and its
+# temporary folder removed.  Never touches a Redis it did not start.
+set -u
+
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+DRIVER=$top_builddir/tests/unit/test-store-redis
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    echo "1..0 # SKIP redis-server not installed (apt-get install redis-server)"
+    exit 0
+fi
+if [ ! -x "$DRIVER" ]; then
+    echo "1..0 # SKIP $DRIVER is not built (make check builds it)"
+    exit 0
+fi
+
+TMP=$(mktemp -d /tmp/kyso-redis.XXXXXX)
+
+# ---- processes --------------------------------------------------------------
+
+# stop_pidfile FILE - SIGKILL the server whose "PID PORT" FILE holds, if that
+# pid is still a redis-server on that port (never a recycled pid).
+stop_pidfile() {
+    local pid port
+    read -r pid port < "$1" 2>/dev/null || return 0
+    if grep -q ":$port" "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    fi
+    rm -f "$1"
+}
+
+cleanup() {
+    local f j
+    for j in $(jobs -p); do             # a driver still running (servers are disowned)
+        kill "$j" 2>/dev/null
+    done
+    for f in "$TMP"/*/pid; do
+        [ -e "$f" ] && stop_pidfile "$f"
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# port_free PORT - nothing listens on 127.0.0.1:PORT.
+port_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Ten ports in a row that are free, between 10000 and the first port the
+# kernel hands out to outgoing connections (so that none of the many
+# client connections of the test can take a port before its server does).
+read -r eph _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+slots=$(((eph - 10000) / 100))
+[ "$slots" -gt 0 ] || slots=1
+BASE=$((10000 + ($$ % slots) * 100))
+for _ in $(seq 1 20); do
+    free=1
+    for i in $(seq 0 9); do port_free $((BASE + i)) || { free=0; break; }; done
+    [ $free = 1 ] && break
+    BASE=$((10000 + ((BASE - 10000 + 700) % (slots * 100))))
+done
+P_PLAIN=$BASE P_ACL=$((BASE + 1)) P_M=$((BASE + 2)) P_R=$((BASE + 3))
+P_S1=$((BASE + 4)) P_S2=$((BASE + 5)) P_S3=$((BASE + 6))
+
+# wait_ping PORT - until the server answers (PONG, or NOAUTH when it wants a
+# password), at most 10 s.
+wait_ping() {
+    for _ in $(seq 1 200); do
+        case $(redis-cli -p "$1" PING 2>/dev/null) in PONG | NOAUTH*) return 0 ;; esac
+        sleep 0.05
+    done
+    return 1
+}
+
+# redis_start NAME PORT [ARGS...] - a redis-server with its data in TMP/NAME
+# (kept across restarts: the append-only file brings the data back).
+redis_start() {
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$TMP/$name"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes \
+        --appendfsync always --repl-diskless-sync-delay 0 --dir "$TMP/$name" \
+        --logfile "$TMP/$name/log" --daemonize no "$@" &
+    echo "$! $port" > "$TMP/$name/pid"
+    disown
+    wait_ping "$port" && return 0
+    tail -n 5 "$TMP/$name/log" 2>/dev/null | sed 's/^/# /'
+    return 1
+}
+
+# redis_kill NAME - SIGKILL that server.
+redis_kill() {
+    stop_pidfile "$TMP/$1/pid"
+}
+
+# ---- TAP ----------------------------------------------------------------------
+
+n=0
+ok() {
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+# is WANT GOT NAME
+is() {
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3 (want $1, got $2)"; fi
+}
+# tap_of FILE - the driver's TAP lines, renumbered into ours.
+tap_of() {
+    local l rest
+    while IFS= read -r l; do
+        case $l in
+        "ok "*) rest=${l#ok }; ok 0 "${rest#* - }" ;;
+        "not ok "*) rest=${l#not ok }; ok 1 "${rest#* - }" ;;
+        "#"*) echo "$l" ;;
+        esac
+    done < "$1"
+}
+# check URI TAG THREADS PER - the driver reads TAG back (TAP renumbered).
+check() {
+    "$DRIVER" check "$@" > "$TMP/check.out" 2>&1
+    tap_of "$TMP/check.out"
+}
+# append_out FILE KEY - KEY=value from an append run's output.
+append_out() {
+    sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$1" | head -n 1
+}
+# spool_lines DIR - lines in all spool files of DIR.
+spool_lines() {
+    cat "$1"/redis-*.jsonl 2>/dev/null | wc -l
+}
+xlen() {
+    redis-cli -p "$1" XLEN "$2"
+}
+
+# ---- 1. plain ---------------------------------------------------------------
+
+mkdir -p "$TMP/spool" "$TMP/spool-acl" "$TMP/spool-s"
+redis_start plain "$P_PLAIN" --enable-debug-command local
+ok $? "redis-server started on 127.0.0.1:$P_PLAIN"
+U="redis://127.0.0.1:$P_PLAIN/0?spool=$TMP/spool"
+redis-cli -p "$P_PLAIN" XADD kyso:decisions 1000-1 r '{"old":1}' > /dev/null
+redis-cli -p "$P_PLAIN" XADD kyso:audit 1000-1 r '{"old":1}' > /dev/null
+
+"$DRIVER" append "$U" T1 4 500 > "$TMP/a1.out" 2>&1
+ok $? "4 threads append 500 records each"
+grep '^#' "$TMP/a1.out"
+check "$U" T1 4 500
+is 2000 "$(xlen "$P_PLAIN" kyso:decisions)" "XLEN: 2000 decisions, the one from 1970 trimmed"
+is 1 "$(redis-cli -p "$P_PLAIN" XRANGE kyso:audit 1000-1 1000-1 | grep -c old)" \
+    "the audit stream is not trimmed (AuditRetention 0)"
+is "0" "$(spool_lines "$TMP/spool")" "nothing left in the spool"
+echo "# the same, read-only (ro): no spool folder needed"
+UR="redis://127.0.0.1:$P_PLAIN/0?spool=$TMP/no-such-folder&ro"
+check "$UR" T1 4 500
+"$DRIVER" append "$UR" RO 1 1 > "$TMP/ro.out" 2>&1
+is 1 $? "a store opened ro refuses appends"
+
+# ---- 2. Redis killed mid-run --------------------------------------------------
+
+"$DRIVER" append "$U" K 4 500 2000 > "$TMP/a2.out" 2>&1 &
+ap=$!
+sleep 0.3
+redis_kill plain
+sleep 0.3
+lines=$(spool_lines "$TMP/spool")
+ok $([ "$lines" -gt 0 ] && echo 0 || echo 1) "Redis down: records go to the spool ($lines lines)"
+sleep 0.2
+redis_start plain "$P_PLAIN" --enable-debug-command local
+ok $? "redis-server restarted (append-only file reloaded)"
+wait $ap
+ok $? "the appender finished without an error"
+grep '^#' "$TMP/a2.out"
+slow=$(append_out "$TMP/a2.out" max_append_us)
+ok $([ "${slow:-999999999}" -lt 500000 ] && echo 0 || echo 1) \
+    "no append waited on the dead Redis (slowest ${slow:-?} us)"
+check "$U" K 4 500
+is 4000 "$(xlen "$P_PLAIN" kyso:decisions)" "XLEN: 4000, nothing lost, nothing twice"
+is 0 "$(spool_lines "$TMP/spool")" "the spool is empty again"
+
+# ---- 3. Redis down when the store closes ---------------------------------------
+
+redis_kill plain
+t0=$(date +%s%N)
+"$DRIVER" append "$U" D 2 150 > "$TMP/a3.out" 2>&1
+ok $? "appending with Redis down succeeds"
+ms=$((($(date +%s%N) - t0) / 1000000))
+ok $([ $ms -lt 3000 ] && echo 0 || echo 1) "close does not hang on a dead Redis (${ms} ms)"
+is 300 "$(spool_lines "$TMP/spool")" "the 300 records wait in the spool file"
+redis_start plain "$P_PLAIN" --enable-debug-command local
+"$DRIVER" append "$U" D2 1 1 > "$TMP/a3b.out" 2>&1
+ok $? "a new store instance starts (and adopts the spool)"
+check "$U" D 2 150
+is 0 "$(spool_lines "$TMP/spool")" "the adopted spool was replayed and removed"
+is 0 "$(ls "$TMP/spool" | wc -l)" "no spool file left behind"
+
+# ---- 4. Redis asleep ------------------------------------------------------------
+
+"$DRIVER" append "$U" SL 2 500 2000 > "$TMP/a4.out" 2>&1 &
+ap=$!
+sleep 0.2
+redis-cli -p "$P_PLAIN" DEBUG SLEEP 1.5 > /dev/null
+wait $ap
+ok $? "appending while Redis sleeps 1.5 s succeeds"
+grep '^#' "$TMP/a4.out"
+slow=$(append_out "$TMP/a4.out" max_append_us)
+ok $([ "${slow:-999999999}" -lt 500000 ] && echo 0 || echo 1) \
+    "no append waited on the sleeping Redis (slowest ${slow:-?} us)"
+inredis=$(xlen "$P_PLAIN" kyso:decisions) inspool=$(spool_lines "$TMP/spool")
+# a batch Redis ran just before the timeout is in both: the replay skips it
+ok $([ $((inredis + inspool)) -ge 5301 ] && echo 0 || echo 1) \
+    "every record is in Redis ($inredis in all) or in the spool ($inspool)"
+"$DRIVER" append "$U" SL2 1 1 > "$TMP/a4b.out" 2>&1
+check "$U" SL 2 500
+is 0 "$(spool_lines "$TMP/spool")" "the spool is empty again"
+
+# ---- 5. AUTH with an ACL user -----------------------------------------------------
+
+mkdir -p "$TMP/acl"
+# the ACL line of doc/redis.md
+acl="user kyso on >s3cret-Pw ~kyso:* resetchannels -@all +ping +role +select +get +set"
+acl="$acl +xadd +xtrim +xrange +xrevrange +xread +xlen +evalsha +script|load +wait"
+printf 'user default off\n%s\n' "$acl" > "$TMP/acl/users.acl"
+redis_start acl "$P_ACL" --aclfile "$TMP/acl/users.acl"
+ok $? "redis-server with an ACL file started"
+UA="redis://kyso:s3cret-Pw@127.0.0.1:$P_ACL/0?spool=$TMP/spool-acl"
+"$DRIVER" openfail "redis://kyso:WRONG-pw@127.0.0.1:$P_ACL/0?spool=$TMP/spool" WRONG-pw \
+    > "$TMP/f1.out" 2>&1
+tap_of "$TMP/f1.out"
+"$DRIVER" openfail "redis://127.0.0.1:$P_ACL/0?spool=$TMP/spool" nothing > "$TMP/f2.out" 2>&1
+tap_of "$TMP/f2.out"
+"$DRIVER" append "$UA" AU 2 100 > "$TMP/a5.out" 2>&1
+ok $? "appending as the ACL user kyso"
+check "$UA" AU 2 100
+is 200 "$(redis-cli -p "$P_ACL" --user kyso --pass s3cret-Pw --no-auth-warning \
+    XLEN kyso:decisions)" "XLEN as kyso: 200"
+is 0 "$(spool_lines "$TMP/spool-acl")" "nothing stuck in the spool"
+
+# ---- 6. query and follow ----------------------------------------------------------
+
+"$DRIVER" query "$U" Q > "$TMP/q.out" 2>&1
+tap_of "$TMP/q.out"
+
+# ---- 7. Sentinel --------------------------------------------------------------------
+
+redis_start m "$P_M"
+redis_start r "$P_R" --replicaof 127.0.0.1 "$P_M"
+for p in $P_S1 $P_S2 $P_S3; do
+    mkdir -p "$TMP/s$p"
+    cat > "$TMP/s$p/sentinel.conf" <<EOF
+port $p
+bind 127.0.0.1
+dir $TMP/s$p
+logfile $TMP/s$p/log
+sentinel monitor mymaster 127.0.0.1 $P_M 2
+sentinel down-after-milliseconds mymaster 1000
+sentinel failover-timeout mymaster 4000
+EOF
+    redis-server "$TMP/s$p/sentinel.conf" --sentinel &
+    echo "$! $p" > "$TMP/s$p/pid"
+    disown
+    wait_ping "$p"
+done
+# replica_ready PORT MASTERPORT - PORT replicates MASTERPORT, and the sentinels know it.
+replica_ready() {
+    for _ in $(seq 1 300); do
+        redis-cli -p "$1" INFO replication | grep -q "master_port:$2" \
+            && redis-cli -p "$1" INFO replication | grep -q "master_link_status:up" \
+            && redis-cli -p "$P_S1" SENTINEL replicas mymaster | grep -qx "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+master_port() {
+    redis-cli -p "$P_S1" SENTINEL get-master-addr-by-name mymaster | sed -n 2p
+}
+replica_ready "$P_R" "$P_M"
+ok $? "master, replica and three sentinels are up"
+US="sentinel://127.0.0.1:$P_S1,127.0.0.1:$P_S2,127.0.0.1:$P_S3/mymaster?spool=$TMP/spool-s"
+
+"$DRIVER" append "$US" F1 2 1000 2000 > "$TMP/a7.out" 2>&1 &
+ap=$!
+sleep 0.7
+redis-cli -p "$P_S1" SENTINEL FAILOVER mymaster > /dev/null
+wait $ap
+ok $? "appending through a SENTINEL FAILOVER succeeds"
+grep '^#' "$TMP/a7.out"
+is "$P_R" "$(master_port)" "the sentinels now name the former replica"
+check "$US" F1 2 1000
+is 2000 "$(xlen "$P_R" kyso:decisions)" "XLEN on the new master: 2000"
+is 0 "$(spool_lines "$TMP/spool-s")" "nothing stuck in the spool"
+
+replica_ready "$P_M" "$P_R"
+ok $? "the former master came back as a replica"
+"$DRIVER" append "$US" F2 2 3000 2000 > "$TMP/a8.out" 2>&1 &
+ap=$!
+sleep 0.7
+redis_kill r
+t0=$(date +%s%N)
+for _ in $(seq 1 150); do [ "$(master_port)" = "$P_M" ] && break; sleep 0.1; done
+echo "# the sentinels failed over in $((($(date +%s%N) - t0) / 1000000)) ms"
+wait $ap
+ok $? "appending while the master is SIGKILLed succeeds"
+grep '^#' "$TMP/a8.out"
+is "$P_M" "$(master_port)" "the sentinels promoted the replica"
+check "$US" F2 2 3000
+is 8000 "$(xlen "$P_M" kyso:decisions)" "XLEN on the surviving server: 8000"
+is 0 "$(spool_lines "$TMP/spool-s")" "nothing stuck in the spool"
+
+echo "1..$n"
