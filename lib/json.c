@@ -739,3 +739,20 @@ int json_time_ms(const char *s, size_t n, long long *ms)
     *ms = t * 1000 + frac;
     return 0;
 }
+
+int json_record_time(const char *p, size_t n, long long *t)
+{
+    static const char key[] = "{\"time\":\"";
+    if (n > sizeof key && memcmp(p, key, sizeof key - 1) == 0) {
+        const char *v = p + sizeof key - 1;
+        const char *q = memchr(v, '"', n - (sizeof key - 1) < 64 ? n - (sizeof key - 1) : 64);
+        if (q != NULL && json_time_ms(v, (size_t)(q - v), t) == 0)
+            return 0;
+    }
+    char err[8];
+    json_doc *d = json_parse(p, n, 0, 0, err, sizeof err);
+    const char *s = json_get_string(json_root(d), "time");
+    int rc = s ? json_time_ms(s, strlen(s), t) : -1;
+    json_free(d);
+    return rc;
+}

@@ -73,4 +73,10 @@ const json_value *json_at(const json_value *v, size_t i);
  * (a missing offset is refused: the instant would be ambiguous). */
 int json_time_ms(const char *s, size_t n, long long *ms);
 
+/* json_record_time - the "time" of the record in the N bytes at P, in *T
+ * (ms since 1970).  The first key, as decision.c writes it, is read in
+ * place; otherwise the record is parsed.  Returns 0, or -1 when the record
+ * has no readable time. */
+int json_record_time(const char *p, size_t n, long long *t);
+
 #endif

@@ -358,26 +358,6 @@ static int finder_in(const finder *f, const char *p, size_t n)
     return finder_next(f, p, p + n) != NULL;
 }
 
-/* line_time - the "time" of the record in the N bytes at P, in *t.  The
- * first key, as decision.c writes it, is read in place; otherwise the line
- * is parsed.  Returns 0, or -1 when the line has no readable time. */
-static int line_time(const char *p, size_t n, long long *t)
-{
-    static const char key[] = "{\"time\":\"";
-    if (n > sizeof key && memcmp(p, key, sizeof key - 1) == 0) {
-        const char *v = p + sizeof key - 1;
-        const char *q = memchr(v, '"', n - (sizeof key - 1) < 64 ? n - (sizeof key - 1) : 64);
-        if (q != NULL && json_time_ms(v, (size_t)(q - v), t) == 0)
-            return 0;
-    }
-    char err[8];
-    json_doc *d = json_parse(p, n, 0, 0, err, sizeof err);
-    const char *s = json_get_string(json_root(d), "time");
-    int rc = s ? json_time_ms(s, strlen(s), t) : -1;
-    json_free(d);
-    return rc;
-}
-
 /* line_ref_is - is the record in the N bytes at P the one of reference
  * REF?  1 yes, 0 no, and 1 too when the line cannot be parsed (the caller
  * then says it is damaged rather than have it vanish). */
@@ -406,7 +386,7 @@ static int line_passes(file_scan *sc, const char *p, size_t n)
     if (sc->ref.pat != NULL && !line_ref_is(p, n, q->ref))
         return 0;
     long long t;
-    if ((q->since_ms > 0 || q->until_ms > 0) && line_time(p, n, &t) == 0) {
+    if ((q->since_ms > 0 || q->until_ms > 0) && json_record_time(p, n, &t) == 0) {
         if (q->since_ms > 0 && t < q->since_ms)
             return 0;
         if (q->until_ms > 0 && t > q->until_ms)
@@ -602,7 +582,7 @@ static int probe_time(int fd, off_t p, off_t hi, long long *t, off_t *ls)
         const char *nl = memchr(q, '\n', (size_t)(end - q));
         if (nl == NULL)
             return -1;
-        if (line_time(q, (size_t)(nl - q), t) == 0) {
+        if (json_record_time(q, (size_t)(nl - q), t) == 0) {
             *ls = from + (q - w);
             return 1;
         }

@@ -53,6 +53,7 @@
 
 #include <hiredis.h>
 
+#include "json.h"
 #include "store.h"
 
 /* The two schemes' ops, registered in lib/store.c. */
@@ -1511,7 +1512,13 @@ static int rs_match(const kyso_query *q, const char *rec, size_t len)
         if (n < 0 || (size_t)n >= sizeof pat || memmem(rec, len, pat, (size_t)n) == NULL)
             return 0;
     }
-    return q->needle == NULL || rs_has_ci(rec, len, q->needle);
+    if (q->needle != NULL && !rs_has_ci(rec, len, q->needle))
+        return 0;
+    long long t;                /* the window, exactly, on the record's own time */
+    if ((q->since_ms > 0 || q->until_ms > 0) && json_record_time(rec, len, &t) == 0 &&
+        ((q->since_ms > 0 && t < q->since_ms) || (q->until_ms > 0 && t > q->until_ms)))
+        return 0;
+    return 1;
 }
 
 /* rs_id_step - the stream ID just after (DIR > 0) or before ID, into OUT;

@@ -58,9 +58,15 @@ static kyso_store *open_or_die(const char *uri)
 /* make_record - a decision-like record of writer W, number I, in BUF. */
 static void make_record(char *buf, size_t len, const char *tag, const char *part, int w, int i)
 {
-    snprintf(buf, len, "{\"time\":\"2025-01-01T00:00:00Z\",\"node\":\"test\",\"tag\":\"%s\","
+    struct timespec ts;         /* the record's own time is now, as the milter writes it */
+    struct tm tm;
+    char when[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+    snprintf(buf, len, "{\"time\":\"%s.%03ldZ\",\"node\":\"test\",\"tag\":\"%s\","
              "\"ref\":\"%s%s-%d-%d\",\"w\":%d,\"i\":%d,\"action\":\"accept\","
-             "\"subject\":\"Ky so \\\"van ban\\\" %d\"}", tag, tag, part, w, i, w, i, i);
+             "\"subject\":\"Ky so \\\"van ban\\\" %d\"}", when, ts.tv_nsec / 1000000, tag,
+             tag, part, w, i, w, i, i);
 }
 
 /* ------------------------------------------------------------- append */
