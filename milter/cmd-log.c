@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "cmd-log.h"
+#include "cmd-store.h"
 #include "config.h"
 #include "json.h"
 #include "reasons.h"
@@ -1365,35 +1366,6 @@ static int log_parse_opts(int argc, char **argv, log_opts *o)
     return log_check_opts(o, argc, argv, optind);
 }
 
-/* log_open_store - the store of --store, or of the configuration's Store
- * key; a file store is opened read-only.  NULL after printing. */
-static kyso_store *log_open_store(const log_opts *o)
-{
-    char err[1024];
-    kyso_config *cfg = NULL;
-    const char *uri = o->store;
-    if (uri == NULL) {
-        if ((cfg = config_load(o->config, err, sizeof err)) == NULL) {
-            fprintf(stderr, "kyso log: %s\n(give the store with --store URI, "
-                    "e.g. --store file:/var/lib/kyso)\n", err);
-            return NULL;
-        }
-        uri = cfg->store;
-    }
-    /* readers open stores read-only: nothing is created, no spool needed */
-    char *ro = NULL;
-    if (asprintf(&ro, "%s%cro", uri, strchr(uri, '?') ? '&' : '?') < 0)
-        ro = NULL;
-    kyso_store *s = store_open(ro ? ro : uri, err, sizeof err);
-    char *mark = ro && s == NULL ? strstr(err, "?ro:") : NULL;
-    if (mark != NULL)
-        memmove(mark, mark + 3, strlen(mark + 3) + 1);     /* "?ro" is ours, not theirs */
-    if (s == NULL)
-        fprintf(stderr, "kyso log: %s\n", err);
-    free(ro);
-    config_free(cfg);
-    return s;
-}
 
 /* log_future - a --since later than now: said, and nothing can match. */
 static int log_future(const log_opts *o)
@@ -1421,7 +1393,7 @@ int cmd_log(int argc, char **argv)
         return 2;
     if (log_future(&o))
         return 1;
-    kyso_store *s = log_open_store(&o);
+    kyso_store *s = cmd_open_store("kyso log", o.config, o.store);
     if (s == NULL)
         return 2;
     int rc = o.follow ? log_follow(s, &o) : o.show ? log_show(s, &o) : log_list(s, &o);

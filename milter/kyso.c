@@ -1,11 +1,12 @@
 /*
- * kyso.c - the command line tool: "kyso verify ..." and "kyso log ..." for
- * postmasters and scripts.  Subcommands live in cmd-*.c; this file only
- * dispatches and prints usage.  Exit status 2 means a usage or I/O error.
+ * kyso.c - the command line tool: "kyso verify ...", "kyso log ..." and
+ * "kyso report ..." for postmasters and scripts.  Subcommands live in
+ * cmd-*.c; this file only dispatches and prints usage.  Exit status 2 means a usage or I/O error.
  */
 #include <stdio.h>
 #include <string.h>
 #include "cmd-log.h"
+#include "cmd-report.h"
 #include "cmd-verify.h"
 
 static void kyso_usage(FILE *fp)
@@ -18,10 +19,13 @@ static void kyso_usage(FILE *fp)
           "                [--sender ADDR] [--rcpt ADDR] [--domain DOMAIN] [--action ACTION]\n"
           "                [--reason REASON] [--ref REF] [--json | --csv] [-f]\n"
           "       kyso log [-c CONFIG] [--store URI] [--json] show REF\n"
+          "       kyso report [-c CONFIG | --store URI] [--org DOMAIN] [--since DATE]\n"
+          "                   [--until DATE] [--year YYYY] [--csv | --html FILE]\n"
           "       kyso help\n"
           "P is a PEM file or a folder of them; TIME is ISO 8601 (2026-11-23T10:00:00Z)\n"
           "or seconds since 1970.  Exit 0: every FILE valid; 1: some are not; 2: error.\n"
           "kyso log: exit 0 when something was printed, 1 when nothing matched, 2 on error.\n"
+          "kyso report: exit 0 when written, 1 when no record was in the period, 2 on error.\n"
           "See kyso(1).\n", fp);
 }
 
@@ -35,6 +39,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0)
         return cmd_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         kyso_usage(stdout);
         return 0;
