@@ -113,6 +113,7 @@ static const cfg_key cfg_keys[] = {
     { "MaxParts", T_COUNT, 0, OFF(lim.max_parts), 1, 100000 },
     { "MaxDepth", T_COUNT, 0, OFF(lim.max_depth), 1, 100 },
     { "MaxDocumentSize", T_SIZE, 0, OFF(lim.max_doc_size), 1024, 4 * GIB },
+    { "StoreMaxSize", T_SIZE, 0, OFF(store_max_size), 0, 1024 * GIB },
     { "VerifyCacheSize", T_COUNT, 0, OFF(vcache_size), 0, 1000000 },
     { "VerifyCacheTTL", T_COUNT, 0, OFF(vcache_ttl), 1, 86400 },
 };
@@ -1099,6 +1100,7 @@ static int cfg_set_defaults(kyso_config *c)
     c->syslog_facility = LOG_MAIL;
     c->spool_threshold = 4u << 20;
     c->vcache_size = 1000;
+    c->store_max_size = 256u << 20;
     c->vcache_ttl = 3600;
     c->log_retention = 190;
     c->redis_timeout = 200;
@@ -1154,6 +1156,14 @@ static int cfg_store_options(kyso_config *c)
     char *uri;
     int n;
 
+    if (strncmp(c->store, "file:", 5) == 0 && c->store_max_size > 0) {
+        if (asprintf(&uri, "%s%cmax_size=%zu", c->store, strchr(c->store, '?') ? '&' : '?',
+                     c->store_max_size) < 0)
+            return -1;
+        free(c->store);
+        c->store = uri;
+        return 0;
+    }
     if (strncmp(c->store, "redis://", 8) != 0 && strncmp(c->store, "sentinel://", 11) != 0)
         return 0;
     len = strlen(c->store) + 3 * strlen(c->redis_spool) + strlen(c->node) + 128;

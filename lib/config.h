@@ -114,6 +114,9 @@ typedef struct kyso_config {
     unsigned notice_rate_window;
     char *mta_command;              /* MTACommand, default /usr/sbin/sendmail */
     /* records */
+    size_t store_max_size;          /* StoreMaxSize: a file store's file is renamed
+                                     * aside past this size, then a new one is
+                                     * begun; 0 never; default 256M */
     char *store;                    /* Store "file:DIR", "redis://..." or
                                      * "sentinel://..."; required.  For Redis
                                      * the URI handed to store_open: lower-case

@@ -46,6 +46,7 @@ typedef struct file_store {
     kyso_store base;
     file_stream streams[2]; /* indexed by kyso_stream */
     int read_only;          /* "?ro": query and follow only */
+    unsigned long long max_size;    /* "max_size=N": rotate past N bytes; 0 never */
 } file_store;
 
 static const char *const stream_files[2] = {
@@ -129,11 +130,53 @@ static int file_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* file_rotate_locked - FS's file (locked, of SIZE bytes) is full: rename
+ * it to PATH-YYYYMMDD-HHMMSS (with -01, -02... when taken), open a new file
+ * and lock it.  Other writers notice the rename before their next append
+ * (file_stream_fresh); kyso log reads the renamed files too.  Returns 0,
+ * or -1 with err (the old file is then kept and used). */
+static int file_rotate_locked(file_stream *fs, char *err, size_t errlen)
+{
+    char stamp[32], *to = NULL;
+    struct tm tm;
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
+    for (int i = 0; i < 100 && to == NULL; i++) {
+        if ((i == 0 ? asprintf(&to, "%s-%s", fs->path, stamp)
+                    : asprintf(&to, "%s-%s-%02d", fs->path, stamp, i)) < 0)
+            to = NULL;
+        else if (access(to, F_OK) == 0) {
+            free(to);
+            to = NULL;
+        }
+    }
+    if (to == NULL || rename(fs->path, to) < 0) {
+        snprintf(err, errlen, "%s: cannot rotate: %s", fs->path,
+                 to ? strerror(errno) : "no free name");
+        free(to);
+        return -1;
+    }
+    free(to);
+    int old = fs->fd;
+    fs->fd = -1;
+    int rc = file_stream_open(fs, err, errlen);
+    flock(old, LOCK_UN);
+    if (rc < 0) {
+        fs->fd = old;           /* keep writing where we were */
+        return -1;
+    }
+    close(old);
+    while (flock(fs->fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
 /* file_append_locked - LINE (N bytes, '\n' included) at the end of the
  * file, with fd's flock held around it.  A write that fails half way is
  * cut back to the size before it.  Returns 0, or -1 with err. */
 static int file_append_locked(file_stream *fs, const char *line, size_t n,
-                              char *err, size_t errlen)
+                              unsigned long long max_size, char *err, size_t errlen)
 {
     struct stat st;
     int rc = 0;
@@ -142,6 +185,12 @@ static int file_append_locked(file_stream *fs, const char *line, size_t n,
             snprintf(err, errlen, "%s: flock: %s", fs->path, strerror(errno));
             return -1;
         }
+    }
+    if (fstat(fs->fd, &st) == 0 && max_size > 0 && st.st_size > 0 &&
+        (unsigned long long)st.st_size + n > max_size) {
+        char why[256];
+        if (file_rotate_locked(fs, why, sizeof why) == 0 && fstat(fs->fd, &st) < 0)
+            st.st_size = 0;     /* a new file: nothing to cut back to */
     }
     if (fstat(fs->fd, &st) < 0) {
         snprintf(err, errlen, "%s: fstat: %s", fs->path, strerror(errno));
@@ -181,7 +230,7 @@ static int file_append(kyso_store *s, kyso_stream stream, const char *json,
     pthread_mutex_lock(&fs->mu);
     int rc = file_stream_fresh(fs, err, errlen);
     if (rc == 0)
-        rc = file_append_locked(fs, line, n + 1, err, errlen);
+        rc = file_append_locked(fs, line, n + 1, ((file_store *)s)->max_size, err, errlen);
     pthread_mutex_unlock(&fs->mu);
     free(line);
     return rc;
@@ -783,6 +832,11 @@ static int part_cmp(const void *a, const void *b)
     const file_part *x = a, *y = b;
     if (x->mtime_ms != y->mtime_ms)
         return x->mtime_ms < y->mtime_ms ? -1 : 1;
+    /* same time: dated names (ours, logrotate's dateext) sort as written,
+     * numbered ones (logrotate's .1 is the newest) the other way round */
+    int xd = strstr(x->path, ".jsonl-") != NULL, yd = strstr(y->path, ".jsonl-") != NULL;
+    if (xd && yd)
+        return strcmp(x->path, y->path);
     return strcmp(y->path, x->path);
 }
 
@@ -1079,6 +1133,30 @@ static int file_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, vo
     return rc < 0 ? -1 : 0;
 }
 
+/* file_options - the options after '?' in OPTS ("" or "?ro&max_size=N"):
+ * "ro" reads only, "max_size=N" rotates a file past N bytes.  0, or -1
+ * with err for anything else. */
+static int file_options(const char *opts, int *ro, unsigned long long *max_size,
+                        char *err, size_t errlen)
+{
+    const char *p = *opts == '?' ? opts + 1 : opts;
+    while (*p) {
+        size_t n = strcspn(p, "&");
+        char *end = NULL;
+        int known = n == 2 && strncmp(p, "ro", 2) == 0;
+        if (known)
+            *ro = 1;
+        else if (n > 9 && strncmp(p, "max_size=", 9) == 0 && p[9] >= '0' && p[9] <= '9')
+            known = (*max_size = strtoull(p + 9, &end, 10), end == p + n);
+        if (!known) {
+            snprintf(err, errlen, "unknown option \"%.*s\" (ro, max_size=BYTES)", (int)n, p);
+            return -1;
+        }
+        p += n + (p[n] == '&');
+    }
+    return 0;
+}
+
 /* file_open - the backend's open: "DIR", or "DIR?ro" to read only.  DIR
  * is checked; for writing, both files are opened now so that a file we
  * may not write is reported at load time; read-only, nothing is opened or
@@ -1086,9 +1164,12 @@ static int file_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, vo
  * "Store URI: " prefix). */
 static kyso_store *file_open(const char *rest, char *err, size_t errlen)
 {
-    size_t dl = strlen(rest);
-    int ro = dl >= 3 && strcmp(rest + dl - 3, "?ro") == 0;
-    char *dir = strndup(rest, ro ? dl - 3 : dl);
+    size_t dl = strcspn(rest, "?");
+    int ro = 0;
+    unsigned long long max_size = 0;
+    if (file_options(rest + dl, &ro, &max_size, err, errlen) < 0)
+        return NULL;
+    char *dir = strndup(rest, dl);
     file_store *f = dir ? calloc(1, sizeof *f) : NULL;
     if (f == NULL) {
         free(dir);
@@ -1097,7 +1178,7 @@ static kyso_store *file_open(const char *rest, char *err, size_t errlen)
     }
     f->base.ops = &store_file_ops;
     f->read_only = ro;
-    dl = strlen(dir);
+    f->max_size = max_size;
     while (dl > 1 && dir[dl - 1] == '/')
         dl--;
     for (int i = 0; i < 2; i++) {

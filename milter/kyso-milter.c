@@ -290,7 +290,8 @@ static int check_store_dir(const kyso_config *c)
         store_close(s);
         return 0;
     }
-    const char *dir = c->store + 5;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", (int)strcspn(c->store + 5, "?"), c->store + 5);
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
         log_msg(LOG_ERR, "%s: Store %s: %s; create the folder and give it to the UserID",
                 c->path, c->store, errno ? strerror(errno) : "not a folder");

@@ -180,7 +180,8 @@ static void test_full(void)
        && c->notice_rate_max == 5 && c->notice_rate_window == 600
        && strcmp(c->mta_command, "/usr/lib/sendmail -t") == 0,
        "notice keys ('#' inside a word kept, ' #' starts a comment)");
-    ok(strcmp(c->store, "file:/srv/kyso") == 0, "Store");
+    ok(strcmp(c->store, "file:/srv/kyso?max_size=268435456") == 0,
+       "Store, with the StoreMaxSize default as its option");
     ok(c->lim.max_message_size == 50u << 20 && c->lim.max_parts == 200
        && c->lim.max_depth == 8 && c->lim.max_doc_size == 1u << 30
        && c->lim.max_signatures == 50, "limits set, the others left at their defaults");
@@ -221,8 +222,10 @@ static void test_defaults(void)
        && c->lim.max_parts == 1000 && c->lim.max_depth == 20, "limit defaults");
     ok(c->log_retention == 190 && c->audit_retention == 0 && c->redis_timeout == 200
        && strcmp(c->redis_spool, "/var/spool/kyso") == 0
-       && strcmp(c->store, "file:/var/lib/kyso") == 0,
-       "record defaults (LogRetention 190, AuditRetention 0, RedisTimeout 200, RedisSpool)");
+       && c->store_max_size == 256u << 20
+       && strcmp(c->store, "file:/var/lib/kyso?max_size=268435456") == 0,
+       "record defaults (LogRetention 190, AuditRetention 0, RedisTimeout 200, RedisSpool, "
+       "StoreMaxSize 256M)");
     ok(strcmp(action_name(ACTION_QUARANTINE), "quarantine") == 0
        && strcmp(mode_name(MODE_MONITOR), "monitor") == 0, "action_name, mode_name");
     config_free(c);
