@@ -30,16 +30,32 @@ struct msgv {
     struct seen_part *pending;  /* .p7s parts whose file has not come yet */
     size_t npending;
     int failed;                 /* out of memory, or a nested walk hit a limit */
+    int may_pair;               /* the message may hold a detached .p7s */
     int fwd_base;               /* forwarded levels above a pkcs7-mime entity walk */
 };
 
 static int msgv_on_part(const kyso_part *p, void *arg);
 static void msgv_match_pending(struct msgv *m);
 
+/* msgv_may_pair - could the message in BUF hold a detached X.p7s?  Only
+ * then are named parts copied for pairing (a copy of every attachment
+ * costs memory and time).  Looks for ".p7s" or "pkcs7-signature" in their
+ * usual cases; a signature named some other way is then checked without
+ * its file and found malformed: refused, never passed. */
+static int msgv_may_pair(const unsigned char *buf, size_t len)
+{
+    static const char *const marks[] = {".p7s", ".P7S", ".P7s", ".p7S", "pkcs7-signature",
+                                        "PKCS7-SIGNATURE", "Pkcs7-Signature"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (memmem(buf, len, marks[i], strlen(marks[i])) != NULL)
+            return 1;
+    return 0;
+}
+
 /* msgv_remember - keep a copy of a named part for a later X.p7s. */
 static void msgv_remember(struct msgv *m, const kyso_part *p)
 {
-    if (p->filename == NULL || m->seen_bytes + p->len > m->v->lim.max_message_size)
+    if (!m->may_pair || p->filename == NULL || m->seen_bytes + p->len > m->v->lim.max_message_size)
         return;
     struct seen_part *n = realloc(m->seen, (m->nseen + 1) * sizeof *n);
     if (n == NULL)
@@ -210,6 +226,7 @@ static int msgv_smime_opaque(struct msgv *m, const kyso_part *p)
     char detail[256];
     int outer = m->fwd_base;
     m->fwd_base += p->forwarded;
+    m->may_pair |= msgv_may_pair(content, clen);     /* the content was not visible before */
     int rc = mime_walk_entity(m->v, content, clen, p->depth + 1, p->msg_from, msgv_on_part,
                               m, &why, detail, sizeof detail);
     m->fwd_base = outer;
@@ -343,7 +360,7 @@ static long msgv_bare_cr(const unsigned char *buf, size_t len)
 kyso_reason msg_verify(const kyso_verifier *v, const unsigned char *buf, size_t len,
                        kyso_doc_result *out)
 {
-    struct msgv m = {.v = v, .out = out};
+    struct msgv m = {.v = v, .out = out, .may_pair = msgv_may_pair(buf, len)};
     kyso_reason why = REASON_OK;
     char detail[256];
     out->kind = KIND_MESSAGE;
