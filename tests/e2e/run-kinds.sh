@@ -55,8 +55,9 @@ check_refused() {
   [[ $l1 == "$vi"*"($reason)."*"Ma tra cuu: KS-"* ]] &&
     [[ $l2 == "550 $code Message refused: attachment \"$name\": "*"($reason). Reference: KS-"* ]] &&
     [ "$(printf '%s\n' "$r" | grep -c .)" -eq 2 ] && [ "$refs" -eq 1 ]
-  ok $? "$rel: 550 $code, both lines name \"$name\" and ($reason)"
-  [ $? -eq 0 ] || printf '%s\n' "$r" | sed 's/^/#   got: /'
+  local st=$?
+  ok $st "$rel: 550 $code, both lines name \"$name\" and ($reason)"
+  [ $st -eq 0 ] || printf '%s\n' "$r" | sed 's/^/#   got: /'
 }
 
 # check_delivered FIXTURE - send FIXTURE and check 250, then delivery with our
@@ -70,8 +71,9 @@ check_delivered() {
   [[ $r == "250 "* ]] && [ -n "$got" ] &&
     grep -q "^X-Kyso-Document: name=\"$name\"; type=pdf; required=yes; verdict=valid; reason=ok" \
       "$got"
-  ok $? "$rel: 250, delivered with X-Kyso-Document verdict=valid"
-  [ $? -eq 0 ] || printf '%s\n' "$r" | sed 's/^/#   got: /'
+  local st=$?
+  ok $st "$rel: 250, delivered with X-Kyso-Document verdict=valid"
+  [ $st -eq 0 ] || printf '%s\n' "$r" | sed 's/^/#   got: /'
 }
 
 # 1. each kind of refusal; reasons from tests/verify/cases.txt, codes from
