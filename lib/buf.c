@@ -1,6 +1,7 @@
 /*
- * buf.c - growable byte buffer, JSON string escaping, bounded file reads.
- * Never prints; every failure is reported to the caller.
+ * buf.c - growable byte buffer, JSON string escaping, bounded file reads,
+ * writing a whole buffer to a descriptor.  Never prints; every failure is
+ * reported to the caller.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -172,4 +173,22 @@ void buf_unmap_file(const unsigned char *p, size_t len)
 {
     if (p != NULL && len > 0)
         munmap((void *)p, len);
+}
+
+int buf_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

@@ -25,6 +25,10 @@ int buf_append_json_string(kyso_buf *b, const char *s);
 char *buf_steal(kyso_buf *b);
 void buf_free(kyso_buf *b);
 
+/* buf_write_all - write N bytes of P to FD, looping on short writes and
+ * EINTR.  Returns 0, or -1 with errno set (ENOSPC when write returns 0). */
+int buf_write_all(int fd, const void *p, size_t n);
+
 /* buf_map_file - map all of PATH read-only into *out if it is at most MAX
  * bytes (no copy: documents are read at memory speed).  Returns 0; -1 with
  * errno set on I/O error; -2 when the file is larger than MAX.  Release

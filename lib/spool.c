@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "buf.h"
 #include "spool.h"
 
 void spool_init(kyso_spool *s, const char *dir, size_t threshold, size_t max)
@@ -44,27 +45,12 @@ static int spool_open_file(const kyso_spool *s)
     return fd;
 }
 
-/* spool_write_all - write N bytes to FD; 0 or -1 (errno set). */
-static int spool_write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* spool_spill - move the in-memory bytes to a new file; 0 or -1 (errno). */
 static int spool_spill(kyso_spool *s)
 {
     if ((s->fd = spool_open_file(s)) < 0)
         return -1;
-    if (spool_write_all(s->fd, s->mem, s->len) < 0)
+    if (buf_write_all(s->fd, s->mem, s->len) < 0)
         return -1;
     free(s->mem);
     s->mem = NULL;
@@ -82,7 +68,7 @@ int spool_write(kyso_spool *s, const void *data, size_t n, char *err, size_t err
         return -1;
     }
     if (s->fd >= 0) {
-        if (spool_write_all(s->fd, data, n) < 0) {
+        if (buf_write_all(s->fd, data, n) < 0) {
             snprintf(err, errlen, "spool file in %s: %s", s->dir, strerror(errno));
             return -1;
         }

@@ -110,26 +110,6 @@ static int file_stream_fresh(file_stream *fs, char *err, size_t errlen)
     return 0;
 }
 
-/* file_write_all - write N bytes at the end of fd; loops on short writes
- * and EINTR.  Returns 0, or -1 with errno set. */
-static int file_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        if (w == 0) {
-            errno = ENOSPC;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* file_rotate_locked - FS's file (locked, of SIZE bytes) is full: rename
  * it to PATH-YYYYMMDD-HHMMSS (with -01, -02... when taken), open a new file
  * and lock it.  Other writers notice the rename before their next append
@@ -195,7 +175,7 @@ static int file_append_locked(file_stream *fs, const char *line, size_t n,
     if (fstat(fs->fd, &st) < 0) {
         snprintf(err, errlen, "%s: fstat: %s", fs->path, strerror(errno));
         rc = -1;
-    } else if (file_write_all(fs->fd, line, n) < 0) {
+    } else if (buf_write_all(fs->fd, line, n) < 0) {
         int e = errno;
         rc = -1;
         if (ftruncate(fs->fd, st.st_size) < 0)

@@ -53,6 +53,7 @@
 
 #include <hiredis.h>
 
+#include "buf.h"
 #include "json.h"
 #include "store.h"
 
@@ -203,25 +204,6 @@ static int rs_name_ok(const char *s, size_t max)
             && !(*s >= '0' && *s <= '9') && *s != '-' && *s != '.' && *s != '_')
             return 0;
     return 1;
-}
-
-/* rs_write_all - N bytes at the end of FD; loops on short writes.
- * 0, or -1 with errno. */
-static int rs_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = ENOSPC;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* rs_drain_sigpipe - consume a SIGPIPE left pending on this thread (where
@@ -758,7 +740,7 @@ static int rs_spool_write(redis_store *s, const rs_entry *e, char *err, size_t e
         rs_set_err(err, errlen, "out of memory");
         return -1;
     }
-    int rc = rs_write_all(s->own.fd, line, (size_t)n);
+    int rc = buf_write_all(s->own.fd, line, (size_t)n);
     if (rc < 0) {
         rs_set_err(err, errlen, "RedisSpool %s: write: %s", s->own.path, strerror(errno));
         if (ftruncate(s->own.fd, s->own.size) < 0)
