@@ -48,12 +48,12 @@ typedef struct eom_state {
     char notice_err[200];
 } eom_state;
 
-/* eom_flow - fill s->flow from the envelope. */
-static void eom_flow(eom_state *s)
+/* msg_flow - the flow and mode of M's envelope, into F. */
+static void msg_flow(const kyso_msg *m, kyso_flow *f)
 {
-    kyso_envelope e = {.sender = s->m->sender ? s->m->sender : "",
-                       .rcpts = (const char *const *)s->m->rcpts, .nrcpts = s->m->nrcpts};
-    policy_flow(s->cfg, &e, &s->flow);
+    kyso_envelope e = {.sender = m->sender ? m->sender : "",
+                       .rcpts = (const char *const *)m->rcpts, .nrcpts = m->nrcpts};
+    policy_flow(m->gen->cfg, &e, f);
 }
 
 /* eom_headers_text - decoded Subject and From address for records. */
@@ -310,7 +310,7 @@ static void eom_state_init(eom_state *s, SMFICTX *ctx, kyso_conn *c, kyso_msg *m
         free(m->queue_id);
         m->queue_id = strdup(qid);
     }
-    eom_flow(s);
+    msg_flow(s->m, &s->flow);
     eom_headers_text(s);
 }
 
@@ -326,10 +326,8 @@ static void eom_state_free(eom_state *s)
 int eom_skip_at_eoh(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
 {
     eom_state s;
-    kyso_envelope e = {.sender = m->sender ? m->sender : "",
-                       .rcpts = (const char *const *)m->rcpts, .nrcpts = m->nrcpts};
     kyso_flow f;
-    policy_flow(m->gen->cfg, &e, &f);
+    msg_flow(m, &f);
     if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc || m->nforged_mon)
         return 0;
     eom_state_init(&s, ctx, c, m);
