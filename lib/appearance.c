@@ -1,0 +1,2 @@
+/* appearance.c - being written (placeholder) */
+typedef int kyso_placeholder_appearance;

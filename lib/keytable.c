@@ -1,0 +1,2 @@
+/* keytable.c - being written (placeholder) */
+typedef int kyso_placeholder_keytable;

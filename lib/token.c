@@ -1,0 +1,2 @@
+/* token.c - being written (placeholder) */
+typedef int kyso_placeholder_token;
