@@ -8,6 +8,32 @@
 #include <string.h>
 #include "pdf-sig.h"
 
+/* pdf_sig_docmdp - see pdf-sig.h; the DocMDP P of signature dictionary SIG, or 0. */
+int pdf_sig_docmdp(pdf_doc *d, qpdf_oh sig)
+{
+    qpdf_oh refs = pdf_get(d->q, sig, "/Reference");
+    int n = qpdf_oh_is_array(d->q, refs) ? qpdf_oh_get_array_n_items(d->q, refs) : 0;
+    for (int i = 0; i < n; i++) {
+        qpdf_oh r = qpdf_oh_get_array_item(d->q, refs, i);
+        qpdf_oh tm = pdf_get(d->q, r, "/TransformMethod");
+        if (!qpdf_oh_is_name_and_equals(d->q, tm, "/DocMDP"))
+            continue;
+        qpdf_oh tp = pdf_get(d->q, r, "/TransformParams");
+        qpdf_oh p = pdf_get(d->q, tp, "/P");
+        long long pv = qpdf_oh_is_integer(d->q, p) ? qpdf_oh_get_int_value(d->q, p) : 2;
+        return pv >= 1 && pv <= 3 ? (int)pv : 2;
+    }
+    return 0;
+}
+
+/* pdf_doc_certification - see pdf-sig.h. */
+int pdf_doc_certification(pdf_doc *d)
+{
+    qpdf_oh perms = pdf_get(d->q, qpdf_get_root(d->q), "/Perms");
+    qpdf_oh sig = pdf_get(d->q, perms, "/DocMDP");
+    return qpdf_oh_is_dictionary(d->q, sig) ? pdf_sig_docmdp(d, sig) : 0;
+}
+
 /* doc_error - copy the pending qpdf error or warning into err; 1 if any. */
 static int doc_error(pdf_doc *d, char *err, size_t errlen)
 {

@@ -97,24 +97,6 @@ static int gap_matches_contents(const unsigned char *buf, size_t a, size_t b,
     return 1;
 }
 
-/* sig_docmdp - the DocMDP P of signature dictionary SIG, or 0. */
-static int sig_docmdp(pdf_doc *d, qpdf_oh sig)
-{
-    qpdf_oh refs = pdf_get(d->q, sig, "/Reference");
-    int n = qpdf_oh_is_array(d->q, refs) ? qpdf_oh_get_array_n_items(d->q, refs) : 0;
-    for (int i = 0; i < n; i++) {
-        qpdf_oh r = qpdf_oh_get_array_item(d->q, refs, i);
-        qpdf_oh tm = pdf_get(d->q, r, "/TransformMethod");
-        if (!qpdf_oh_is_name_and_equals(d->q, tm, "/DocMDP"))
-            continue;
-        qpdf_oh tp = pdf_get(d->q, r, "/TransformParams");
-        qpdf_oh p = pdf_get(d->q, tp, "/P");
-        long long pv = qpdf_oh_is_integer(d->q, p) ? qpdf_oh_get_int_value(d->q, p) : 2;
-        return pv >= 1 && pv <= 3 ? (int)pv : 2;
-    }
-    return 0;
-}
-
 /* pdf_date_to_iso - "D:20261123101500+07'00'" to "2026-11-23T10:15:00+07:00". */
 static void pdf_date_to_iso(const char *m, char *out, size_t outlen)
 {
@@ -300,7 +282,7 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     out->subfilter = strdup(subfilter + 1);
     char subf[128];
     snprintf(subf, sizeof subf, "%s", subfilter);
-    out->docmdp = sig_docmdp(d, sig);
+    out->docmdp = pdf_sig_docmdp(d, sig);
     qpdf_oh m = pdf_get(d->q, sig, "/M");
     char mtime[40] = "";
     if (qpdf_oh_is_string(d->q, m))
@@ -332,15 +314,6 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     return r;
 }
 
-/* find_certification - DocMDP P of the signature the catalog's
- * /Perms /DocMDP names, or 0. */
-static int find_certification(pdf_doc *d)
-{
-    qpdf_oh perms = pdf_get(d->q, qpdf_get_root(d->q), "/Perms");
-    qpdf_oh sig = pdf_get(d->q, perms, "/DocMDP");
-    return qpdf_oh_is_dictionary(d->q, sig) ? sig_docmdp(d, sig) : 0;
-}
-
 /* check_all - every signed field of the document, into out->sigs. */
 static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
 {
@@ -350,7 +323,7 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
         result_set_detail(&out->detail, "%s", err);
         return REASON_MALFORMED;
     }
-    c->certified_p = find_certification(&c->final);
+    c->certified_p = pdf_doc_certification(&c->final);
     size_t nsig = 0;
     kyso_reason r = REASON_OK;
     size_t tail = pdf_rev_tail(c->buf, c->len);

@@ -48,6 +48,13 @@ void pdf_doc_close(pdf_doc *d);
  * else would raise a warning, and warnings mean a damaged file to us. */
 qpdf_oh pdf_get(qpdf_data q, qpdf_oh oh, const char *key);
 
+/* pdf_sig_docmdp - the DocMDP P (1..3) of signature dictionary SIG when
+ * it carries a DocMDP transform (2 when P is absent or out of range), else
+ * 0.  pdf_doc_certification - the same for the signature the catalog's
+ * /Perms /DocMDP names (the certification), or 0 when not certified. */
+int pdf_sig_docmdp(pdf_doc *d, qpdf_oh sig);
+int pdf_doc_certification(pdf_doc *d);
+
 /* pdf_fields_collect - every terminal field of the AcroForm tree, in
  * document order, at most MAX_DEPTH deep and MAX_FIELDS many.  A field
  * visited twice (a reference loop) or a tree too deep is an error.

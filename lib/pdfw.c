@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
 #include "pdfw.h"
 
 int pdfw_add(pdfw_objs *o, int num, const void *data, size_t len)
@@ -35,4 +36,47 @@ void pdfw_free(pdfw_objs *o)
     free(o->v);
     o->v = NULL;
     o->n = o->cap = 0;
+}
+
+long pdfw_utf8_next(const unsigned char **s)
+{
+    const unsigned char *p = *s;
+    long c = *p++;
+    int more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+             : (c & 0xf8) == 0xf0 ? 3 : -1;
+    static const long min[] = { 0, 0x80, 0x800, 0x10000 };
+    if (more < 0) {
+        *s = p;
+        return -1;
+    }
+    c &= more ? 0x3f >> more : 0x7f;
+    for (int i = 0; i < more; i++, p++) {
+        if ((*p & 0xc0) != 0x80) {
+            *s = p;
+            return -1;
+        }
+        c = (c << 6) | (*p & 0x3f);
+    }
+    *s = p;
+    if (c < min[more] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return -1;
+    return c;
+}
+
+int pdfw_append_text(kyso_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    buf_append(b, "<FEFF", 5);
+    while (*p) {
+        long c = pdfw_utf8_next(&p);
+        if (c < 0)
+            c = 0xfffd;
+        if (c >= 0x10000) {
+            c -= 0x10000;
+            buf_printf(b, "%04lX%04lX", 0xd800 + (c >> 10), 0xdc00 + (c & 0x3ff));
+        } else {
+            buf_printf(b, "%04lX", c);
+        }
+    }
+    return buf_append(b, ">", 1);
 }

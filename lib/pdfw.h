@@ -27,4 +27,15 @@ int pdfw_add(pdfw_objs *o, int num, const void *data, size_t len);
 int pdfw_new_num(pdfw_objs *o);
 void pdfw_free(pdfw_objs *o);
 
+struct kyso_buf;
+/* pdfw_append_text - append UTF-8 S as a PDF text string: <FEFF...>, the
+ * UTF-16BE hex form, which any text fits in; a byte that is not valid
+ * UTF-8 becomes U+FFFD.  -1 when out of memory. */
+int pdfw_append_text(struct kyso_buf *b, const char *s);
+
+/* pdfw_utf8_next - decode one code point of UTF-8 at *S (advancing *S);
+ * -1 (and *S past the bad byte) for a byte that is not valid UTF-8:
+ * overlong forms, surrogates and values above U+10FFFF are invalid. */
+long pdfw_utf8_next(const unsigned char **s);
+
 #endif

@@ -1,0 +1,224 @@
+/*
+ * test-pdf-sign.c - pdf_sign on the generated fixtures with the test
+ * organisation key from a file: what the update looks like (original
+ * bytes kept, the file's own cross-reference kind, /Prev, /ID), what is
+ * refused and why, and that a token failure leaves nothing behind.  The
+ * signed files go to tests/out/sign/ where run-sign.sh checks them with
+ * kyso verify, pdfsig, mutool and qpdf.  Alone (no fixtures) it skips.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include "../unit/tap.h"
+#include "buf.h"
+#include "pdf-sign.h"
+#include "token.h"
+
+static char fx[1024], outdir[1024];
+
+/* file_sign - the signing function over a key held in memory. */
+static int file_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
+                     unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    int ok = c && EVP_DigestSignInit(c, &pc, EVP_sha256(), NULL, ctx) > 0;
+    if (ok && pss)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) > 0;
+    ok = ok && EVP_DigestSign(c, NULL, siglen, tbs, len) > 0;
+    *sig = ok ? malloc(*siglen) : NULL;
+    ok = ok && *sig && EVP_DigestSign(c, *sig, siglen, tbs, len) > 0;
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        snprintf(err, errlen, "test key failed");
+    return ok ? TOKEN_OK : TOKEN_EKEY;
+}
+
+/* absent_sign - a token that is not there. */
+static int absent_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
+                       unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "token 'Kyso Org' not present");
+    return TOKEN_ETEMP;
+}
+
+static X509 *load_cert(const char *name)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/pki/%s", fx, name);
+    FILE *f = fopen(p, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    return x;
+}
+
+static EVP_PKEY *load_key(const char *name)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/pki/%s", fx, name);
+    FILE *f = fopen(p, "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    return k;
+}
+
+static int read_fixture(const char *name, const unsigned char **p, size_t *n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/pdf/%s", fx, name);
+    return buf_map_file(path, 64 << 20, p, n);
+}
+
+static void write_out(const char *name, const unsigned char *p, size_t n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", outdir, name);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(p, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* tail_has - does the part after the original LEN bytes contain S? */
+static int tail_has(const unsigned char *p, size_t n, size_t len, const char *s)
+{
+    return memmem(p + len, n - len, s, strlen(s)) != NULL;
+}
+
+/* startxref_of - the last startxref value of a file. */
+static long long startxref_of(const unsigned char *p, size_t n)
+{
+    const unsigned char *hit = NULL;
+    for (const unsigned char *q = p; (q = memmem(q, n - (size_t)(q - p), "startxref", 9)); q++)
+        hit = q;
+    return hit ? strtoll((const char *)hit + 9, NULL, 10) : -1;
+}
+
+/*
+ * sign_one - sign fixture IN into OUT (under outdir) with REQ; checks the
+ * update keeps the original bytes and chains to the old section.
+ */
+static void sign_one(pdf_sign_req *req, const char *in, const char *out, int xref_stream)
+{
+    const unsigned char *p;
+    size_t n, m;
+    unsigned char *o = NULL;
+    char err[512] = "";
+    if (read_fixture(in, &p, &n) != 0) {
+        ok(0, "%s: fixture readable", in);
+        return;
+    }
+    int rc = pdf_sign(req, p, n, &o, &m, err, sizeof err);
+    ok(rc == TOKEN_OK, "%s signed (%s)", in, err);
+    if (rc == TOKEN_OK) {
+        char prev[40];
+        snprintf(prev, sizeof prev, "/Prev %lld", startxref_of(p, n));
+        ok(m > n && memcmp(o, p, n) == 0, "%s: the original bytes are kept as they were", in);
+        ok(tail_has(o, m, n, prev), "%s: the new section has %s", in, prev);
+        ok(tail_has(o, m, n, xref_stream ? "/Type/XRef" : "\nxref\n"),
+           "%s: the new section is a cross-reference %s, like the file's", in,
+           xref_stream ? "stream" : "table");
+        ok(tail_has(o, m, n, "/SubFilter/ETSI.CAdES.detached"), "%s: PAdES sub-filter", in);
+        write_out(out, o, m);
+    }
+    free(o);
+    buf_unmap_file(p, n);
+}
+
+/* refused - fixture IN is refused with a reason containing WANT. */
+static void refused(pdf_sign_req *req, const char *in, const char *want)
+{
+    const unsigned char *p;
+    size_t n, m;
+    unsigned char *o = (unsigned char *)"x";
+    char err[512] = "";
+    if (read_fixture(in, &p, &n) != 0) {
+        ok(0, "%s: fixture readable", in);
+        return;
+    }
+    int rc = pdf_sign(req, p, n, &o, &m, err, sizeof err);
+    ok(rc == PDFS_EREFUSED && o == NULL && strstr(err, want),
+       "%s refused: '%s' (want '%s')", in, err, want);
+    buf_unmap_file(p, n);
+}
+
+int main(void)
+{
+    const char *b = getenv("top_builddir");
+    snprintf(fx, sizeof fx, "%s", getenv("KYSO_FIXTURES") ? getenv("KYSO_FIXTURES") : "");
+    if (!fx[0] && b)
+        snprintf(fx, sizeof fx, "%s/tests/out/fixtures", b);
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/.done", fx);
+    if (!fx[0] || access(probe, R_OK) != 0) {
+        printf("1..0 # SKIP no fixtures (run by tests/sign/run-sign.sh)\n");
+        return 0;
+    }
+    snprintf(outdir, sizeof outdir, "%s/tests/out/sign", b ? b : ".");
+    mkdir(outdir, 0755);
+
+    X509 *cert = load_cert("org.pem"), *sub = load_cert("sub.pem");
+    EVP_PKEY *key = load_key("org.key");
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    sk_X509_push(chain, sub);
+    cms_signer s = { cert, chain, 0, file_sign, key };
+    pdf_sign_req req = { .signer = &s, .kind = AP_SEAL, .place = PDFS_PLACE_AUTO,
+                         .org_name = "Sở Thông tin và Truyền thông Tỉnh Demo",
+                         .when = 1798777509, .max_objects = 100000 };
+    ok(cert && key && sub, "test PKI loaded");
+
+    sign_one(&req, "plain.pdf", "plain-org.pdf", 0);
+    sign_one(&req, "hybrid.pdf", "hybrid-org.pdf", 0);
+    sign_one(&req, "objstm.pdf", "objstm-org.pdf", 1);
+    sign_one(&req, "cms-personal.pdf", "personal-then-org.pdf", 0);
+    sign_one(&req, "mutool-personal.pdf", "mutool-then-org.pdf", 0);
+    sign_one(&req, "certified-p2.pdf", "certified-p2-org.pdf", 0);
+    req.place = PDFS_PLACE_INVISIBLE;
+    sign_one(&req, "plain.pdf", "plain-invisible.pdf", 0);
+    req.place = PDFS_PLACE_AUTO;
+    req.kind = AP_ATTACHMENT;
+    req.doc_number = "Số: 123/QĐ-UBND";
+    sign_one(&req, "plain.pdf", "plain-attachment.pdf", 0);
+    req.kind = AP_SEAL;
+    req.doc_number = NULL;
+    s.pss = 1;
+    sign_one(&req, "plain.pdf", "plain-pss.pdf", 0);
+    s.pss = 0;
+
+    refused(&req, "certified-p1.pdf", "DocMDP P=1");
+    refused(&req, "bad/broken-xref.pdf", "damaged");
+    refused(&req, "bad/truncated.pdf", "complete PDF revision");
+    refused(&req, "bad/notapdf.pdf", "complete PDF revision");
+
+    /* the token is absent: its code and words come back, nothing is made */
+    const unsigned char *p;
+    size_t n, m;
+    unsigned char *o = (unsigned char *)"x";
+    char err[256] = "";
+    cms_signer absent = { cert, chain, 0, absent_sign, NULL };
+    req.signer = &absent;
+    if (read_fixture("plain.pdf", &p, &n) == 0) {
+        int rc = pdf_sign(&req, p, n, &o, &m, err, sizeof err);
+        ok(rc == TOKEN_ETEMP && o == NULL && strstr(err, "not present"),
+           "token absent: TOKEN_ETEMP and no output (%s)", err);
+        buf_unmap_file(p, n);
+    }
+    char t[64];
+    pdf_sign_time_text(1798777509, t, sizeof t);
+    ok(strcmp(t, "01/01/2027 11:25:09 +07:00") == 0, "signing time shown at +07:00: %s", t);
+    pdf_sign_time_pdf(1798777509, t, sizeof t);
+    ok(strcmp(t, "D:20270101112509+07'00'") == 0, "/M at +07'00': %s", t);
+
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return tap_done();
+}
