@@ -27,7 +27,7 @@ typedef struct ap_spec {
     const char *font_path;      /* TrueType file; NULL = AP_DEFAULT_FONT */
 } ap_spec;
 
-#define AP_DEFAULT_FONT "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
+#define AP_DEFAULT_FONT "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
 
 /* ap_default_size - the box size, in points, that suits SPEC's kind and
  * text (the caller may then scale it to the page). */

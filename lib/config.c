@@ -49,7 +49,7 @@ typedef struct config_priv {
 
 enum cfg_type {
     T_SOCKET, T_OCTAL, T_USER, T_ABSPATH, T_BOOL, T_FACILITY, T_NAME, T_SIZE,
-    T_COUNT, T_REVCHECK, T_CLASS, T_DOMAINS, T_ADDRESSES, T_FLOW, T_MODE,
+    T_COUNT, T_SIGNPOLICY, T_REVCHECK, T_CLASS, T_DOMAINS, T_ADDRESSES, T_FLOW, T_MODE,
     T_MODETABLE, T_DOCTYPES, T_REQUIRE, T_ACTION, T_ADDRESS, T_TEXT, T_RATE,
     T_COMMAND, T_STORE
 };
@@ -116,6 +116,13 @@ static const cfg_key cfg_keys[] = {
     { "StoreMaxSize", T_SIZE, 0, OFF(store_max_size), 0, 1024 * GIB },
     { "VerifyCacheSize", T_COUNT, 0, OFF(vcache_size), 0, 1000000 },
     { "VerifyCacheTTL", T_COUNT, 0, OFF(vcache_ttl), 1, 86400 },
+    { "SignerTable", T_ABSPATH, 0, OFF(signer_table), 0, 0 },
+    { "KeyTable", T_ABSPATH, 0, OFF(key_table), 0, 0 },
+    { "SignPolicy", T_SIGNPOLICY, 0, OFF(sign_policy), 0, 0 },
+    { "SignDaemonName", T_NAME, 0, OFF(sign_daemon), 0, 0 },
+    { "PKCS11Module", T_ABSPATH, 0, OFF(pkcs11_module), 0, 0 },
+    { "CertExpiryWarning", T_COUNT, 0, OFF(cert_expiry_warning), 0, 3650 },
+    { "SignTimeout", T_COUNT, 0, OFF(sign_timeout), 100, 600000 },
 };
 
 #define NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -149,6 +156,9 @@ static const cfg_name flow_names[] = {
 static const cfg_name require_names[] = {
     { "any", REQUIRE_ANY }, { "organisation", REQUIRE_ORGANISATION },
     { "personal+organisation", REQUIRE_PERSONAL_ORG }, { NULL, 0 }
+};
+static const cfg_name signpolicy_names[] = {
+    { "personal-first", SIGN_PERSONAL_FIRST }, { "any", SIGN_ANY }, { NULL, 0 }
 };
 static const cfg_name revcheck_names[] = {
     { "crl", REVCHECK_CRL }, { "none", REVCHECK_NONE }, { NULL, 0 }
@@ -697,6 +707,7 @@ static int cfg_set_enum(cfg_parser *p, const cfg_key *k, const char *val)
     const cfg_name *t = k->type == T_ACTION ? action_names : k->type == T_MODE ? mode_names
         : k->type == T_FLOW ? flow_names : k->type == T_REQUIRE ? require_names
         : k->type == T_REVCHECK ? revcheck_names : k->type == T_FACILITY ? facility_names
+        : k->type == T_SIGNPOLICY ? signpolicy_names
         : bool_names;
     void *f = (char *)&p->cp->pub + k->off;
     char names[160];
@@ -712,6 +723,7 @@ static int cfg_set_enum(cfg_parser *p, const cfg_key *k, const char *val)
     case T_FLOW: *(kyso_flow_rule *)f = (kyso_flow_rule)v; break;
     case T_REQUIRE: *(kyso_require *)f = (kyso_require)v; break;
     case T_REVCHECK: *(kyso_revcheck *)f = (kyso_revcheck)v; break;
+    case T_SIGNPOLICY: *(kyso_sign_policy *)f = (kyso_sign_policy)v; break;
     default: *(int *)f = v; break;          /* T_FACILITY, T_BOOL */
     }
     return 0;
@@ -1042,7 +1054,7 @@ static int cfg_set(cfg_parser *p, const cfg_key *k, const char *val)
     case T_OCTAL: case T_SIZE: case T_COUNT:
         return cfg_set_number(p, k, val);
     case T_BOOL: case T_FACILITY: case T_REVCHECK: case T_FLOW: case T_MODE:
-    case T_REQUIRE: case T_ACTION:
+    case T_REQUIRE: case T_ACTION: case T_SIGNPOLICY:
         return cfg_set_enum(p, k, val);
     case T_DOMAINS: case T_ADDRESSES:
         return cfg_set_list(p, k, val);
@@ -1102,6 +1114,9 @@ static int cfg_set_defaults(kyso_config *c)
     c->vcache_size = 1000;
     c->store_max_size = 256u << 20;
     c->vcache_ttl = 3600;
+    c->sign_policy = SIGN_PERSONAL_FIRST;
+    c->cert_expiry_warning = 30;
+    c->sign_timeout = 30000;
     c->log_retention = 190;
     c->redis_timeout = 200;
     c->revcheck = REVCHECK_CRL;
@@ -1216,6 +1231,13 @@ static int cfg_check_required(cfg_parser *p)
                  p->file, cfg_keys[i].name, cfg_keys[i].name, eg);
         return -1;
     }
+    if ((p->cp->pub.signer_table == NULL) != (p->cp->pub.key_table == NULL)) {
+        snprintf(p->err, p->errlen, "%s: %s is set but %s is not; signing needs both "
+                 "(see kyso-milter.conf(5))", p->file,
+                 p->cp->pub.signer_table ? "SignerTable" : "KeyTable",
+                 p->cp->pub.signer_table ? "KeyTable" : "SignerTable");
+        return -1;
+    }
     return 0;
 }
 
@@ -1269,6 +1291,7 @@ void config_free(kyso_config *c)
     free(c->node); free(c->authserv_id); free(c->temp_dir); free(c->redis_spool);
     free(c->trust_anchors); free(c->intermediates); free(c->crls);
     free(c->notice_from); free(c->notice_contact); free(c->mta_command); free(c->store);
+    free(c->signer_table); free(c->key_table); free(c->sign_daemon); free(c->pkcs11_module);
     class_rules_free(c->classes);
     cfg_free_patterns(&c->enforce_domains);
     cfg_free_patterns(&c->exempt);

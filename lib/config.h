@@ -64,6 +64,11 @@ typedef enum kyso_revcheck {
     REVCHECK_NONE           /* no revocation check (labs only) */
 } kyso_revcheck;
 
+typedef enum kyso_sign_policy {
+    SIGN_PERSONAL_FIRST = 0,    /* a PDF needs a valid personal signature first (R6) */
+    SIGN_ANY                    /* every PDF is signed */
+} kyso_sign_policy;
+
 typedef struct kyso_config {
     char *path;                 /* file it was read from */
     /* daemon */
@@ -136,6 +141,16 @@ typedef struct kyso_config {
     /* the verification cache (lib/vcache.h), one per configuration */
     size_t vcache_size;             /* VerifyCacheSize: entries, 0 = none; 1000 */
     size_t vcache_ttl;              /* VerifyCacheTTL: seconds, default 3600 */
+    /* the organisation signature (keytable.h, token.h) */
+    char *signer_table;             /* SignerTable: who may sign; NULL = no signing */
+    char *key_table;                /* KeyTable: the keys; needed with SignerTable */
+    kyso_sign_policy sign_policy;   /* SignPolicy, default personal-first */
+    char *sign_daemon;              /* SignDaemonName: only mail received by this
+                                     * {daemon_name} is signed; NULL = any */
+    char *pkcs11_module;            /* PKCS11Module: module for URIs without
+                                     * module-path; NULL = token.h's default */
+    size_t cert_expiry_warning;     /* CertExpiryWarning: days, default 30 */
+    size_t sign_timeout;            /* SignTimeout: ms to wait for the token, 30000 */
 } kyso_config;
 
 /* config_load - read and check the file at PATH.  Returns a new config, or
