@@ -155,7 +155,7 @@ static int personal_widget_rect(struct upd *u, const pdf_fields *fs, double r[4]
 static void place_widget(struct upd *u, const pdf_fields *fs, const double page[4],
                          double w, double h)
 {
-    double pw = page[2] - page[0], ph = page[3] - page[1], margin = 28, pr[4];
+    double pw = page[2] - page[0], ph = page[3] - page[1], margin = 14, pr[4];
     pdfs_place pl = u->r->place;
     if (w > pw - 2 * margin) {
         h *= (pw - 2 * margin) / w;

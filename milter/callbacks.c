@@ -37,7 +37,8 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                          "kyso-milter needs milter protocol 6 (Postfix >= 2.6)");
         return SMFIS_REJECT;
     }
-    *pf0 = need | (f0 & SMFIF_QUARANTINE);
+    /* body replacement: only the organisation signature needs it */
+    *pf0 = need | (f0 & (SMFIF_QUARANTINE | SMFIF_CHGBODY));
     /* Not SMFIP_NODATA: Postfix then still sends the DATA macros, expects
      * no reply, and its next packet waits on Nagle for our delayed ACK,
      * ~40 ms a message on inet: sockets.  Answering DATA costs nothing. */
@@ -51,6 +52,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
     c->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
     c->nr_body = (*pf1 & SMFIP_NR_BODY) != 0;
+    c->chgbody = (*pf0 & SMFIF_CHGBODY) != 0;
     smfi_setpriv(ctx, c);
     smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
     smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {daemon_name}");
@@ -170,7 +172,8 @@ struct smfiDesc *callbacks_descriptor(const char *name)
 {
     static struct smfiDesc d = {
         .xxfi_version = SMFI_VERSION,
-        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST |
+                      SMFIF_CHGBODY,
         .xxfi_connect = cb_connect,
         .xxfi_envfrom = cb_envfrom,
         .xxfi_envrcpt = cb_envrcpt,

@@ -1,7 +1,9 @@
 /*
  * eom.c - what happens at the end of a message (see eom.h).  Order:
- * flow and mode, verification, policy, the action (with monitor mode
- * turning refusals into tags), headers, notice, record.  A failure of any
+ * the organisation signature (sign.c) for an authorised văn thư, flow
+ * and mode, verification (of the signed message when it was signed),
+ * policy, the action (with monitor mode turning refusals into tags), the
+ * signed body, headers, notice, record.  A failure of any
  * step before the action is an internal error, which asks
  * On-InternalError (tempfail by default): never an unchecked accept.
  */
@@ -16,6 +18,7 @@
 #include "eom.h"
 #include "policy.h"
 #include "reply.h"
+#include "sign.h"
 #include "verify.h"
 
 static kyso_ratelimit *eom_rl;
@@ -46,6 +49,9 @@ typedef struct eom_state {
     int notice;                     /* 1 sent, 0 not due, -1 failed */
     const char *notice_why;
     char notice_err[200];
+    msign sg;                       /* the organisation signature */
+    kyso_doc_result sg_doc;         /* the document signing refused, for the notice */
+    kyso_doc_decision sg_dec;
 } eom_state;
 
 /* msg_flow - the flow and mode of M's envelope, into F. */
@@ -99,9 +105,14 @@ static void eom_check(eom_state *s)
         s->pol.action = s->cfg->on_limit;
         snprintf(s->detail, sizeof s->detail, "message of %zu bytes is over MaxMessageSize %zu",
                  s->m->spool.seen, s->cfg->lim.max_message_size);
-    } else if (spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0) {
+    } else if (s->sg.state != MSIGN_SIGNED &&
+               spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0) {
         eom_internal(s, err);
     } else {
+        if (s->sg.state == MSIGN_SIGNED) {
+            buf = s->sg.msg;
+            len = s->sg.len;
+        }
         msg_verify(&s->m->gen->v, buf, len, &s->res);
         if (policy_decide(s->cfg, &s->res, &s->pol) < 0)
             eom_internal(s, "out of memory");
@@ -237,6 +248,10 @@ static void eom_notice(eom_state *s)
                      .date = s->m->date, .message_id = s->m->message_id,
                      .rcpts = (const char *const *)s->m->rcpts, .nrcpts = s->m->nrcpts,
                      .docs = s->pol.docs, .ndocs = s->pol.ndocs, .now = time(NULL)};
+    if (s->sg.state == MSIGN_REJECT) {
+        n.docs = &s->sg_dec;
+        n.ndocs = 1;
+    }
     size_t len;
     char *text = notice_compose(&n, &len);
     if (text == NULL) {
@@ -294,6 +309,72 @@ static void eom_record(eom_state *s)
     free(json);
 }
 
+/* eom_sign - the organisation signature, when the sender may have it. */
+static void eom_sign(eom_state *s)
+{
+    const unsigned char *buf;
+    size_t len;
+    char err[200];
+    if (s->cfg->signer_table == NULL || s->m->spool_failed)
+        return;
+    if (spool_over(&s->m->spool) || spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0)
+        return;                 /* eom_check gives these their decision */
+    msign_run(s->m, buf, len, s->from, s->ref, &s->sg);
+    if (s->sg.state == MSIGN_SIGNED && !s->c->chgbody) {
+        s->sg.state = MSIGN_TEMPFAIL;
+        snprintf(s->sg.why, sizeof s->sg.why, "the MTA does not allow body changes "
+                 "(milter protocol without SMFIF_CHGBODY): nothing is sent unsigned");
+    }
+    const char *q = s->m->queue_id ? s->m->queue_id : "NOQUEUE";
+    if (s->sg.state == MSIGN_SIGNED)
+        log_msg(LOG_INFO, "%s: organisation signature applied to %zu PDF(s) for %s", q,
+                s->sg.nsigned, s->m->auth_user);
+    else if (s->sg.state != MSIGN_NONE)
+        log_msg(s->sg.state == MSIGN_TEMPFAIL ? LOG_ERR : LOG_NOTICE,
+                "%s: sign_refused for %s <%s>%s%s: %s", q,
+                s->m->auth_user ? s->m->auth_user : "(not authenticated)",
+                s->from ? s->from : "", s->sg.doc[0] ? " document " : "", s->sg.doc, s->sg.why);
+}
+
+/* eom_sign_refused - the message cannot leave signed: reject (the văn thư
+ * is told which document and why) or tempfail (the token). */
+static void eom_sign_refused(eom_state *s)
+{
+    int reject = s->sg.state == MSIGN_REJECT;
+    s->action = s->would = reject ? ACTION_REJECT : ACTION_TEMPFAIL;
+    s->pol.reason = reject ? s->sg.reason : REASON_INTERNAL_ERROR;
+    s->pol.culprit = (size_t)-1;
+    snprintf(s->detail, sizeof s->detail, "organisation signature not applied: %.60s%s%.100s",
+             s->sg.doc, s->sg.doc[0] ? ": " : "", s->sg.why);
+    s->sg_doc.name = strdup(s->sg.doc);
+    s->sg_doc.kind = KIND_PDF;
+    s->sg_doc.reason = s->sg.reason;
+    s->sg_doc.detail = strdup(s->sg.why);
+    s->sg_dec = (kyso_doc_decision){ &s->sg_doc, 1, s->sg.reason, ACTION_REJECT };
+    s->notice_why = reject ? NULL : "deferred, not refused";
+}
+
+/* eom_replace_body - send the signed message's body (and its changed
+ * Content-Transfer-Encoding) to the MTA.  0, or -1: then the message is
+ * tempfailed, never sent unsigned. */
+static int eom_replace_body(eom_state *s)
+{
+    msign *g = &s->sg;
+    if (smfi_replacebody(s->ctx, g->msg + g->body_off, (int)(g->len - g->body_off)) != MI_SUCCESS ||
+        (g->top_cte && smfi_chgheader(s->ctx, "Content-Transfer-Encoding", 1, " base64")
+                           != MI_SUCCESS)) {
+        log_msg(LOG_ERR, "%s: the MTA refused the signed body; deferred",
+                s->m->queue_id ? s->m->queue_id : "NOQUEUE");
+        s->action = ACTION_TEMPFAIL;
+        snprintf(s->detail, sizeof s->detail, "the MTA refused the signed body");
+        return -1;
+    }
+    if (!s->detail[0])
+        snprintf(s->detail, sizeof s->detail, "organisation signature applied to %zu "
+                 "document(s)", g->nsigned);
+    return 0;
+}
+
 /* eom_state_init - common start of eom_run and eom_skip_at_eoh. */
 static void eom_state_init(eom_state *s, SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
 {
@@ -319,6 +400,9 @@ static void eom_state_free(eom_state *s)
 {
     policy_free(&s->pol);
     result_free_doc(&s->res);
+    msign_free(&s->sg);
+    free(s->sg_doc.name);
+    free(s->sg_doc.detail);
     g_free(s->subject);
     g_free(s->from);
 }
@@ -342,14 +426,19 @@ sfsistat eom_run(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
 {
     eom_state s;
     eom_state_init(&s, ctx, c, m);
-    if (s.flow.watched && s.flow.mode != MODE_OFF) {
+    eom_sign(&s);
+    if (s.sg.state == MSIGN_REJECT || s.sg.state == MSIGN_TEMPFAIL) {
+        eom_sign_refused(&s);
+    } else if (s.flow.watched && s.flow.mode != MODE_OFF) {
         eom_check(&s);
     } else {
         s.action = ACTION_ACCEPT;
         s.notice_why = "not checked";
     }
     sfsistat rc = eom_act(&s);
-    if (s.checked && s.flow.mode == MODE_ENFORCE)
+    if (rc == SMFIS_CONTINUE && s.sg.state == MSIGN_SIGNED && eom_replace_body(&s) != 0)
+        rc = SMFIS_TEMPFAIL;
+    if ((s.checked && s.flow.mode == MODE_ENFORCE) || s.sg.state == MSIGN_REJECT)
         eom_notice(&s);
     else if (s.checked)
         s.notice_why = "monitor mode";

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "gen.h"
+#include "logmsg.h"
 
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
 static kyso_gen *gen_current;
@@ -18,6 +19,7 @@ static int gen_in_flight;
 static void gen_free(kyso_gen *g)
 {
     store_close(g->store);
+    signset_free(g->ss);
     verifier_free(&g->v);
     config_free(g->cfg);
     free(g);
@@ -55,11 +57,20 @@ kyso_gen *gen_load(const char *path, char *err, size_t errlen)
         free(g);
         return NULL;
     }
+    char warn[1024];
     if (config_build_verifier(g->cfg, &g->v, err, errlen) < 0) {
         config_free(g->cfg);
         free(g);
         return NULL;
     }
+    if ((g->ss = signset_open(g->cfg, 1, warn, sizeof warn, err, errlen)) == NULL) {
+        verifier_free(&g->v);
+        config_free(g->cfg);
+        free(g);
+        return NULL;
+    }
+    if (warn[0])
+        log_msg(LOG_WARNING, "signing will wait for the token: %s", warn);
     g->refs = 1;
     pthread_mutex_lock(&gen_lock);
     g->id = gen_next_id++;

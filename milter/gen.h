@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include "config.h"
+#include "signset.h"
 #include "store.h"
 #include "verifier.h"
 
@@ -17,11 +18,14 @@ typedef struct kyso_gen {
     kyso_config *cfg;
     kyso_verifier v;
     kyso_store *store;          /* NULL until gen_open_store */
+    signset *ss;                /* the organisation keys (empty without SignerTable) */
     unsigned long id;           /* 1, 2, ...: which generation */
     int refs;                   /* guarded by the generation lock */
 } kyso_gen;
 
-/* gen_load - read PATH and build config and verifier.  Returns the new
+/* gen_load - read PATH and build config, verifier and the organisation
+ * keys (each checked against its certificate; an absent token is logged
+ * as a warning, a wrong PIN or a foreign certificate is an error).  Returns the new
  * generation (not current yet, one reference held by the caller), or NULL
  * with "FILE:LINE: reason" in err. */
 kyso_gen *gen_load(const char *path, char *err, size_t errlen);

@@ -44,6 +44,7 @@ typedef struct kyso_conn {
     kyso_msg *msg;                  /* NULL between messages */
     int leadspc;                    /* negotiated: header values keep their leading space */
     int nr_hdr, nr_body;            /* negotiated: no reply to headers, body chunks */
+    int chgbody;                    /* negotiated: the body may be replaced */
 } kyso_conn;
 
 /* msg_new - a message under the current generation; NULL when out of

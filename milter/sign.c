@@ -1,0 +1,295 @@
+/*
+ * sign.c - the organisation signature at the end of a message (see
+ * sign.h).  Who: the SMTP AUTH login must have a SignerTable row whose
+ * pattern matches the header From address (and the mail must come through
+ * SignDaemonName when set).  What: every PDF part of the message itself
+ * (not of forwarded messages, not inside S/MIME signed parts, which a
+ * change would break).  With SignPolicy personal-first a PDF needs a valid
+ * personal signature first (R6); one already carrying a valid signature
+ * of this key's certificate is left alone.  The message is rewritten with
+ * GMime only when every PDF was signed.
+ */
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "logmsg.h"
+#include "mime-walk.h"
+#include "sign.h"
+#include "signset.h"
+#include "verify.h"
+
+struct sign_walk {
+    kyso_msg *m;
+    const kt_key *key;
+    const char *ref;
+    GPtrArray *pdfs;            /* GMimePart * to sign */
+    GMimeObject *top;
+};
+
+/* part_is_pdf - is P a PDF document by type or name? */
+static int part_is_pdf(GMimeObject *o)
+{
+    GMimePart *p = GMIME_PART(o);
+    const char *name = g_mime_part_get_filename(p);
+    size_t n = name ? strlen(name) : 0;
+    return g_mime_content_type_is_type(g_mime_object_get_content_type(o), "application", "pdf") ||
+           (n > 4 && g_ascii_strcasecmp(name + n - 4, ".pdf") == 0);
+}
+
+/* collect_pdf - g_mime_message_foreach callback: PDF leaves not inside a
+ * multipart/signed. */
+static void collect_pdf(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+    struct sign_walk *w = data;
+    if (!GMIME_IS_PART(part) || GMIME_IS_MULTIPART_SIGNED(parent) || !part_is_pdf(part))
+        return;
+    g_ptr_array_add(w->pdfs, part);
+}
+
+/* part_bytes - the decoded content of P (caller unrefs the array). */
+static GByteArray *part_bytes(GMimePart *p)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(p);
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GByteArray *ba = NULL;
+    if (dw && g_mime_data_wrapper_write_to_stream(dw, mem) >= 0) {
+        ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        g_byte_array_ref(ba);
+    }
+    g_object_unref(mem);
+    return ba;
+}
+
+/* audit - one audit record into the store of M's generation. */
+static void audit(struct sign_walk *w, const char *event, const char *doc, const char *why,
+                  const unsigned char *before, size_t blen,
+                  const unsigned char *after, size_t alen)
+{
+    kyso_msg *m = w->m;
+    signset_audit a = { event, m->gen->cfg->node, m->auth_user, m->queue_id, m->message_id,
+                        doc, why, w->key, before, after, blen, alen, w->ref };
+    char *json = signset_audit_json(&a), err[256];
+    if (json == NULL || m->gen->store == NULL ||
+        store_append(m->gen->store, STREAM_AUDIT, json, err, sizeof err) < 0)
+        log_msg(LOG_ERR, "%s: audit record not stored: %s", m->queue_id ? m->queue_id : "NOQUEUE",
+                json ? json : "out of memory");
+    free(json);
+}
+
+/* carries_our_signature - does R hold a valid signature by KEY's certificate? */
+static int carries_our_signature(const kyso_doc_result *r, const kt_key *key)
+{
+    char *serial = NULL;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(key->cert), NULL);
+    if (bn)
+        serial = BN_bn2hex(bn);
+    BN_free(bn);
+    int found = 0;
+    for (size_t i = 0; serial && i < r->nsigs; i++)
+        found |= r->sigs[i].reason == REASON_OK && r->sigs[i].signer.serial &&
+                 g_ascii_strcasecmp(r->sigs[i].signer.serial, serial) == 0;
+    OPENSSL_free(serial);
+    return found;
+}
+
+/* has_personal - does R hold a valid personal signature? */
+static int has_personal(const kyso_doc_result *r)
+{
+    for (size_t i = 0; i < r->nsigs; i++)
+        if (r->sigs[i].reason == REASON_OK && r->sigs[i].signer.cls == CLASS_PERSONAL)
+            return 1;
+    return 0;
+}
+
+/*
+ * check_pdf - may this PDF be signed?  0 yes; 1 already ours (leave it);
+ * -1 no (out->state MSIGN_REJECT with the reason).
+ */
+static int check_pdf(struct sign_walk *w, const char *name, const unsigned char *p, size_t n,
+                     msign *out)
+{
+    kyso_doc_result r;
+    verify_buffer(&w->m->gen->v, p, n, name, "application/pdf", NULL, 0, &r);
+    int rc = 0;
+    if (carries_our_signature(&r, w->key)) {
+        rc = 1;
+    } else if (w->m->gen->cfg->sign_policy == SIGN_PERSONAL_FIRST && !has_personal(&r)) {
+        out->state = MSIGN_REJECT;
+        out->reason = r.reason == REASON_OK || r.reason == REASON_UNSIGNED
+                          ? REASON_MISSING_PERSONAL_SIGNATURE : r.reason;
+        snprintf(out->why, sizeof out->why, "no valid personal signature (%s): "
+                 "SignPolicy personal-first signs only documents the signer has signed",
+                 reason_name(r.reason));
+        rc = -1;
+    }
+    result_free_doc(&r);
+    return rc;
+}
+
+/* replace_content - P's content becomes the N bytes of DATA, in base64. */
+static void replace_content(GMimePart *p, unsigned char *data, size_t n)
+{
+    GByteArray *ba = g_byte_array_new_take(data, n);
+    GMimeStream *s = g_mime_stream_mem_new_with_byte_array(ba);
+    GMimeDataWrapper *dw = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content(p, dw);
+    g_mime_part_set_content_encoding(p, GMIME_CONTENT_ENCODING_BASE64);
+    g_object_unref(dw);
+    g_object_unref(s);
+}
+
+/* sign_token_state - the message state for a pdf_sign failure RC. */
+static msign_state sign_failure_state(int rc)
+{
+    return rc == PDFS_EREFUSED ? MSIGN_REJECT : MSIGN_TEMPFAIL;
+}
+
+/* sign_one - check and sign part P in place.  0 when done (or left
+ * alone), -1 with OUT set otherwise. */
+static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
+{
+    const char *name = g_mime_part_get_filename(p);
+    GByteArray *ba = part_bytes(p);
+    unsigned char *signed_pdf = NULL;
+    size_t slen = 0;
+    snprintf(out->doc, sizeof out->doc, "%s", name ? name : "(unnamed PDF)");
+    if (ba == NULL) {
+        out->state = MSIGN_TEMPFAIL;
+        snprintf(out->why, sizeof out->why, "cannot decode the document");
+        return -1;
+    }
+    int c = check_pdf(w, out->doc, ba->data, ba->len, out);
+    if (c != 0) {
+        if (c > 0)
+            out->nkept++;
+        else
+            audit(w, "sign_refused", out->doc, out->why, ba->data, ba->len, NULL, 0);
+        g_byte_array_unref(ba);
+        return c > 0 ? 0 : -1;
+    }
+    int rc = signset_sign_pdf(w->m->gen->ss, w->key, w->pdfs->len > 1 && out->nsigned +
+                              out->nkept > 0 ? AP_ATTACHMENT : AP_SEAL, NULL, time(NULL),
+                              ba->data, ba->len, &signed_pdf, &slen, out->why, sizeof out->why);
+    if (rc != TOKEN_OK) {
+        out->state = sign_failure_state(rc);
+        out->reason = rc == PDFS_EREFUSED ? REASON_MALFORMED : REASON_INTERNAL_ERROR;
+        audit(w, out->state == MSIGN_REJECT ? "sign_refused" : "sign_failed", out->doc,
+              out->why, ba->data, ba->len, NULL, 0);
+    } else {
+        audit(w, "signed", out->doc, NULL, ba->data, ba->len, signed_pdf, slen);
+        replace_content(p, signed_pdf, slen);
+        out->nsigned++;
+        if (GMIME_OBJECT(p) == w->top)
+            out->top_cte = 1;
+    }
+    g_byte_array_unref(ba);
+    return rc == TOKEN_OK ? 0 : -1;
+}
+
+/* write_message - MSG serialised with CRLF line ends into OUT. */
+static int write_message(GMimeMessage *msg, msign *out)
+{
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeStream *f = g_mime_stream_filter_new(mem);
+    GMimeFilter *crlf = g_mime_filter_unix2dos_new(FALSE);
+    GMimeFormatOptions *fo = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(f), crlf);
+    int ok = g_mime_object_write_to_stream(GMIME_OBJECT(msg), fo, f) >= 0 &&
+             g_mime_stream_flush(f) == 0;
+    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    const unsigned char *end = ok ? memmem(ba->data, ba->len, "\r\n\r\n", 4) : NULL;
+    if (end) {
+        out->len = ba->len;
+        out->body_off = (size_t)(end - ba->data) + 4;
+        out->msg = malloc(ba->len);
+        if (out->msg)
+            memcpy(out->msg, ba->data, ba->len);
+    }
+    g_mime_format_options_free(fo);
+    g_object_unref(crlf);
+    g_object_unref(f);
+    g_object_unref(mem);
+    return out->msg ? 0 : -1;
+}
+
+/* who_signs - the key for M, or NULL with OUT's state and why set. */
+static const kt_key *who_signs(kyso_msg *m, const char *from, msign *out)
+{
+    const keytable *kt = m->gen->ss ? m->gen->ss->kt : NULL;
+    const char *why = NULL;
+    if (kt == NULL || from == NULL)
+        return NULL;
+    const kt_key *k = keytable_match(kt, m->auth_user, from, &why);
+    if (k == NULL) {
+        /* silent for mail nobody could sign: only an account in the table,
+         * or a From one of its rows covers, makes it a refusal worth logging */
+        int near = m->auth_user != NULL;
+        for (size_t i = 0; !near && i < kt->nsigners; i++)
+            near = keytable_match(kt, kt->signers[i].user, from, &why) != NULL;
+        keytable_match(kt, m->auth_user, from, &why);
+        if (near) {
+            out->state = MSIGN_NOT_ALLOWED;
+            snprintf(out->why, sizeof out->why, "%s", why ? why : "not allowed");
+        }
+        return NULL;
+    }
+    const char *dn = m->gen->cfg->sign_daemon;
+    if (dn && (m->daemon == NULL || strcmp(dn, m->daemon) != 0)) {
+        out->state = MSIGN_NOT_ALLOWED;
+        snprintf(out->why, sizeof out->why, "received by service %s, not SignDaemonName %s",
+                 m->daemon ? m->daemon : "(unknown)", dn);
+        return NULL;
+    }
+    return k;
+}
+
+void msign_run(kyso_msg *m, const unsigned char *buf, size_t len, const char *from,
+               const char *ref, msign *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sign_walk w = { .m = m, .ref = ref };
+    if ((w.key = who_signs(m, from, out)) == NULL) {
+        if (out->state == MSIGN_NOT_ALLOWED)
+            audit(&w, "sign_refused", NULL, out->why, NULL, 0, NULL, 0);
+        return;
+    }
+    mime_init_once();
+    GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *)buf, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(s);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(s);
+    if (msg == NULL) {
+        out->state = MSIGN_REJECT;
+        out->reason = REASON_MALFORMED;
+        snprintf(out->why, sizeof out->why, "the message cannot be parsed as MIME");
+        return;
+    }
+    w.top = g_mime_message_get_mime_part(msg);
+    w.pdfs = g_ptr_array_new();
+    g_mime_message_foreach(msg, collect_pdf, &w);
+    if (w.top && GMIME_IS_PART(w.top) && part_is_pdf(w.top))
+        g_ptr_array_add(w.pdfs, w.top);
+    out->state = MSIGN_NONE;
+    int failed = 0;
+    for (guint i = 0; i < w.pdfs->len && !failed; i++)
+        failed = sign_one(&w, g_ptr_array_index(w.pdfs, i), out) != 0;
+    if (!failed && out->nsigned > 0) {
+        out->state = MSIGN_SIGNED;
+        out->doc[0] = '\0';
+        if (write_message(msg, out) != 0) {
+            out->state = MSIGN_TEMPFAIL;
+            snprintf(out->why, sizeof out->why, "out of memory writing the signed message");
+        }
+    }
+    g_ptr_array_free(w.pdfs, TRUE);
+    g_object_unref(msg);
+}
+
+void msign_free(msign *out)
+{
+    free(out->msg);
+    out->msg = NULL;
+}
