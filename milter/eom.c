@@ -126,6 +126,8 @@ static void eom_check(eom_state *s)
 /* culprit_name - the name of the deciding document, or NULL. */
 static const char *culprit_name(const eom_state *s)
 {
+    if (s->sg.state == MSIGN_REJECT && s->sg.doc[0])
+        return s->sg.doc;
     if (s->pol.culprit == (size_t)-1 || s->pol.culprit >= s->pol.ndocs)
         return NULL;
     const char *n = s->pol.docs[s->pol.culprit].doc->name;
@@ -290,7 +292,8 @@ static void eom_record(eom_state *s)
         .mode = mode_name(s->checked ? s->flow.mode : MODE_OFF),
         .action = action_name(s->action),
         .would = s->checked && s->flow.mode == MODE_MONITOR ? action_name(s->would) : NULL,
-        .reason = s->checked ? reason_name(s->pol.reason) : NULL, .ref = s->ref,
+        .reason = s->checked || s->sg.state >= MSIGN_REJECT ? reason_name(s->pol.reason) : NULL,
+        .ref = s->ref,
         .detail = s->detail[0] ? s->detail : NULL,
         .smtp_reply = s->replied ? reply : NULL, .notice_sent = s->notice,
         .notice_why = s->notice_why, .smime = s->checked ? &s->res : NULL,

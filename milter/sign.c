@@ -47,15 +47,19 @@ static void collect_pdf(GMimeObject *parent, GMimeObject *part, gpointer data)
     g_ptr_array_add(w->pdfs, part);
 }
 
-/* part_bytes - the decoded content of P (caller unrefs the array). */
+/* part_bytes - the decoded content of P (caller frees the array with
+ * g_byte_array_free(ba, TRUE)); NULL when it cannot be decoded. */
 static GByteArray *part_bytes(GMimePart *p)
 {
     GMimeDataWrapper *dw = g_mime_part_get_content(p);
     GMimeStream *mem = g_mime_stream_mem_new();
     GByteArray *ba = NULL;
-    if (dw && g_mime_data_wrapper_write_to_stream(dw, mem) >= 0) {
-        ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        g_byte_array_ref(ba);
+    /* the stream must not free the bytes when it goes: they are ours */
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    if (dw == NULL || g_mime_data_wrapper_write_to_stream(dw, mem) < 0) {
+        g_byte_array_free(ba, TRUE);
+        ba = NULL;
     }
     g_object_unref(mem);
     return ba;
@@ -118,9 +122,9 @@ static int check_pdf(struct sign_walk *w, const char *name, const unsigned char 
         out->state = MSIGN_REJECT;
         out->reason = r.reason == REASON_OK || r.reason == REASON_UNSIGNED
                           ? REASON_MISSING_PERSONAL_SIGNATURE : r.reason;
-        snprintf(out->why, sizeof out->why, "no valid personal signature (%s): "
+        snprintf(out->why, sizeof out->why, "no valid personal signature (%s%s%s): "
                  "SignPolicy personal-first signs only documents the signer has signed",
-                 reason_name(r.reason));
+                 reason_name(r.reason), r.detail ? ": " : "", r.detail ? r.detail : "");
         rc = -1;
     }
     result_free_doc(&r);
@@ -165,7 +169,7 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
             out->nkept++;
         else
             audit(w, "sign_refused", out->doc, out->why, ba->data, ba->len, NULL, 0);
-        g_byte_array_unref(ba);
+        g_byte_array_free(ba, TRUE);
         return c > 0 ? 0 : -1;
     }
     int rc = signset_sign_pdf(w->m->gen->ss, w->key, w->pdfs->len > 1 && out->nsigned +
@@ -183,7 +187,7 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
         if (GMIME_OBJECT(p) == w->top)
             out->top_cte = 1;
     }
-    g_byte_array_unref(ba);
+    g_byte_array_free(ba, TRUE);
     return rc == TOKEN_OK ? 0 : -1;
 }
 

@@ -154,8 +154,7 @@ int main(void)
 {
     const char *b = getenv("top_builddir");
     snprintf(fx, sizeof fx, "%s", getenv("KYSO_FIXTURES") ? getenv("KYSO_FIXTURES") : "");
-    if (!fx[0] && b)
-        snprintf(fx, sizeof fx, "%s/tests/out/fixtures", b);
+    /* only through run-sign.sh, which owns tests/out/sign */
     char probe[1200];
     snprintf(probe, sizeof probe, "%s/.done", fx);
     if (!fx[0] || access(probe, R_OK) != 0) {

@@ -1,0 +1,126 @@
+#!/bin/bash
+# run-milter-sign.sh - kyso-milter applying the organisation signature with
+# the key on a SoftHSM2 token, driven by miltertest with {auth_authen}:
+# who does not get signed, the refusal and notice for a PDF
+# without a personal signature, the token removed (deferred), a wrong PIN
+# refused at load, and `kyso sign` by hand with the same token (its output
+# checked by kyso verify and pdfsig).  miltertest 8.17 crashes when a
+# milter replaces the body, so the signed mail path is not driven here.
+# TAP output.
+set -u
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/milter/common.sh"
+
+common_need miltertest softhsm2-util pdfsig
+common_fixtures
+common_workdir kyso-sign-test
+audit=$work/store/audit.jsonl
+
+# mails: a personally signed PDF, the same from another address, a PDF
+# without any signature, and two personally signed PDFs
+mkdir -p "$work/mail" "$work/notices"
+python3 - "$fx/pdf" "$work/mail" <<'PY'
+import sys
+from email.message import EmailMessage
+pdf, out = sys.argv[1], sys.argv[2]
+def mail(name, frm, files):
+    m = EmailMessage()
+    m["From"] = frm; m["To"] = "tiepnhan@ubnd.demo.gov.vn"
+    m["Subject"] = "Công văn gửi Ủy ban"; m["Message-ID"] = "<%s@sign.kyso.test>" % name
+    m.set_content("Kính gửi Ủy ban nhân dân tỉnh,\n")
+    for src, fn in files:
+        m.add_attachment(open("%s/%s" % (pdf, src), "rb").read(), maintype="application",
+                         subtype="pdf", filename=fn)
+    open("%s/%s.eml" % (out, name), "wb").write(bytes(m))
+mail("personal", "vanthu@sotttt.demo.gov.vn", [("cms-personal.pdf", "cong-van-12.pdf")])
+mail("personal-other-from", "khac@sotttt.demo.gov.vn", [("cms-personal.pdf", "cong-van-12.pdf")])
+mail("plain", "vanthu@sotttt.demo.gov.vn", [("plain.pdf", "chua-ky.pdf")])
+mail("two-pdfs", "vanthu@sotttt.demo.gov.vn",
+     [("cms-personal.pdf", "quyet-dinh.pdf"), ("cms-personal.pdf", "phu-luc.pdf")])
+PY
+
+# the token, its PIN file, the tables
+bash "$top_srcdir/tests/sign/mktoken.sh" "$work/hsm" "$fx/pki/org.key" "$fx/pki/org.pem" \
+    >"$work/mktoken.log" 2>&1
+ok $? "a SoftHSM2 token holds the organisation key"
+export SOFTHSM2_CONF=$work/hsm/softhsm2.conf
+(umask 077; echo 123456 >"$work/pin"; echo 999999 >"$work/badpin")
+URI="pkcs11:token=Kyso%20Org;object=org;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so"
+ORG="Sở Thông tin và Truyền thông Tỉnh Demo"
+keytable() {
+    echo "org key=$URI cert=$fx/pki/org.pem chain=$fx/pki/sub.pem name=\"$ORG\" pin=file:$1"
+}
+keytable "$work/pin" >"$work/keys.table"
+keytable "$work/badpin" >"$work/badkeys.table"
+echo "vanthu vanthu@sotttt.demo.gov.vn org" >"$work/signers.table"
+printf '#!/bin/sh\ncat > %s/notices/$$.eml\n' "$work" >"$work/mta.sh"
+chmod +x "$work/mta.sh"
+: >"$work/modes.table"
+write_conf "RevocationCheck none" "SignerTable $work/signers.table" \
+    "KeyTable $work/keys.table" "MTACommand $work/mta.sh" "LocalDomains sotttt.demo.gov.vn"
+sed -i 's/^Notify no$/Notify yes/' "$work/kyso-milter.conf"
+
+# a wrong PIN is found at load, named, and not tried again
+sed "s|KeyTable .*|KeyTable $work/badkeys.table|" "$work/kyso-milter.conf" >"$work/bad.conf"
+"$milter" -n -c "$work/bad.conf" >"$work/bad.out" 2>&1
+rc=$?
+ok $([ $rc -ne 0 ] && grep -q "PIN" "$work/bad.out"; echo $?) \
+    "a wrong PIN stops kyso-milter -n with a message about the PIN"
+
+start_milter; ok $? "daemon with a SignerTable listens"
+run_lua "$top_srcdir/tests/sign/sign.lua" SIGN_FIXTURES="$work/mail" SIGN_PHASE=main
+
+rec() { jq -s -c "[.[] | select(.queue_id == \"$1\")][0]" "$recs"; }
+jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN2")][0].why ==
+    "not authenticated"' "$audit" >/dev/null
+ok $? "audit: the unauthenticated mail is sign_refused, not authenticated"
+jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN3")][0].why |
+    test("From address not allowed")' "$audit" >/dev/null
+ok $? "audit: the other From address is sign_refused"
+r=$(rec QSIGN4)
+jq -e '.action == "reject" and .reason == "missing_personal_signature" and
+    (.smtp_reply | test("^550 .*chua-ky.pdf")) and (.detail | test("chua-ky.pdf"))' <<<"$r" >/dev/null
+ok $? "unsigned PDF: 550, missing_personal_signature, the document named"
+python3 - "$work"/notices/*.eml >"$work/notice.txt" 2>/dev/null <<'PY'
+import sys, email, email.policy
+for f in sys.argv[1:]:
+    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
+    print(m.get_body(("plain",)).get_content())
+PY
+ok $(grep -q "chua-ky.pdf" "$work/notice.txt" && grep -q "chữ ký" "$work/notice.txt"; echo $?) "the văn thư gets a notice in Vietnamese naming the document"
+# the token goes away, then comes back: deferred, then signed again
+mv "$work/hsm/tokens" "$work/hsm/tokens.away"
+run_lua "$top_srcdir/tests/sign/sign.lua" SIGN_FIXTURES="$work/mail" SIGN_PHASE=absent
+jq -e '.action == "tempfail" and (.smtp_reply | test("^451 "))' <<<"$(rec QABSENT)" >/dev/null
+ok $? "token removed: 451, recorded as tempfail"
+grep -Eq "token .* not present|cannot load PKCS#11 module" "$work/milter.log"
+ok $? "token removed: the log says what is wrong with the token"
+mv "$work/hsm/tokens.away" "$work/hsm/tokens"
+stop_milter; ok $? "daemon stops on SIGTERM"
+
+# kyso sign by hand, the same token and tables
+"$top_builddir/milter/kyso" sign -c "$work/kyso-milter.conf" --key org "$fx/pdf/plain.pdf" \
+    -o "$work/plain-signed.pdf" 2>"$work/sign.err"
+ok $? "kyso sign signs a file with the token"
+T="--trust-anchors $fx/pki/root.pem --intermediates $fx/pki/sub.pem --allow-missing-crl"
+# shellcheck disable=SC2086
+"$top_builddir/milter/kyso" verify $T "$work/plain-signed.pdf" >/dev/null 2>&1
+ok $? "kyso verify: its output is valid"
+pdfsig -nssdir "sql:$fx/nss" "$work/plain-signed.pdf" 2>/dev/null | grep -q "Signature is Valid"
+ok $? "pdfsig: its output is valid"
+mkdir -p "$work/many"
+"$top_builddir/milter/kyso" sign -c "$work/kyso-milter.conf" --key org -o "$work/many" \
+    "$fx/pdf/plain.pdf" "$fx/pdf/hybrid.pdf" "$fx/pdf/objstm.pdf" 2>>"$work/sign.err"
+ok $([ $? -eq 0 ] && [ "$(ls "$work/many" | wc -l)" -eq 3 ]; echo $?) \
+    "kyso sign: several files in one process into a folder"
+"$top_builddir/milter/kyso" sign -c "$work/kyso-milter.conf" --key org \
+    "$fx/pdf/certified-p1.pdf" -o "$work/p1.pdf" 2>"$work/p1.err"
+ok $([ $? -eq 1 ] && grep -q "DocMDP P=1" "$work/p1.err" && [ ! -e "$work/p1.pdf" ]; echo $?) \
+    "kyso sign: a certified P=1 document is refused with the reason, nothing written"
+jq -s -e '[.[] | select(.account // "" | test("^kyso sign"))] | length == 5' "$audit" >/dev/null
+ok $? "kyso sign: every file signed or refused is in the audit"
+jq -s -e '[.[] | select(.event == "signed" and (.account // "" | test("^kyso sign")))][0] |
+    .key == "org" and (.sha256_before | length == 64) and .sha256_before != .sha256_after
+    and (.cert_serial | length > 0)' "$audit" >/dev/null
+ok $? "audit of kyso sign: key, certificate serial, SHA-256 before and after"
+
+tap_finish
