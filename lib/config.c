@@ -221,9 +221,9 @@ static void cfg_list_names(const cfg_name *t, size_t n, char *out, size_t len)
     }
 }
 
-/* cfg_edit_distance - case-insensitive Levenshtein distance of A and B
+/* config_edit_distance - see config.h: case-insensitive Levenshtein distance of A and B
  * (each at most 63 bytes; longer strings count as far apart). */
-static size_t cfg_edit_distance(const char *a, const char *b)
+size_t config_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b), i, j, row[64], diag, up;
 
@@ -256,7 +256,7 @@ static int cfg_unknown_key(cfg_parser *p, const char *key)
     size_t i, d, best = 3, at = 0;
 
     for (i = 0; i < NKEYS; i++)
-        if ((d = cfg_edit_distance(key, cfg_keys[i].name)) < best) {
+        if ((d = config_edit_distance(key, cfg_keys[i].name)) < best) {
             best = d;
             at = i;
         }

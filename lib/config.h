@@ -184,4 +184,8 @@ int config_table_mode(const kyso_config *c, const char *domain, kyso_mode *mode)
 const char *action_name(kyso_action a);
 const char *mode_name(kyso_mode m);
 
+/* config_edit_distance - Levenshtein distance of A and B ignoring ASCII
+ * case, for "did you mean" hints; SIZE_MAX for words over 63 bytes. */
+size_t config_edit_distance(const char *a, const char *b);
+
 #endif

@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "appearance.h"
+#include "config.h"
 #include "keytable.h"
 
 #define KT_LINE_MAX 4096            /* longest table line, as config.c */
@@ -97,33 +98,6 @@ static int kt_oom(kt_parser *p)
     return kt_fail(p, "out of memory");
 }
 
-/* kt_edit_distance - case-insensitive Levenshtein distance of A and B
- * (each at most 63 bytes; longer strings count as far apart). */
-static size_t kt_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), i, j, row[64], diag, up, best;
-
-    if (la > 63 || lb > 63)
-        return SIZE_MAX;
-    for (j = 0; j <= lb; j++)
-        row[j] = j;
-    for (i = 1; i <= la; i++) {
-        diag = row[0];
-        row[0] = i;
-        for (j = 1; j <= lb; j++) {
-            best = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            up = row[j];
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[lb];
-}
-
 /* kt_unknown_option - the error for option NAME, with the nearest known
  * option when it is at most two edits away; returns -1. */
 static int kt_unknown_option(kt_parser *p, const char *name)
@@ -131,7 +105,7 @@ static int kt_unknown_option(kt_parser *p, const char *name)
     size_t i, d, best = 3, at = 0;
 
     for (i = 0; i < O_N; i++)
-        if ((d = kt_edit_distance(name, kt_options[i])) < best) {
+        if ((d = config_edit_distance(name, kt_options[i])) < best) {
             best = d;
             at = i;
         }
