@@ -613,6 +613,87 @@ char *notice_compose(const kyso_notice *n, size_t *len)
 /* ------------------------------------------------------------------ */
 /* Sending                                                             */
 
+/* expiry_body - the text of the expiry warning in Vietnamese then English. */
+static void expiry_body(kyso_buf *b, const kyso_expiry_notice *n)
+{
+    time_t vn = n->not_after + 7 * 3600;
+    struct tm tm;
+    char when[64];
+    gmtime_r(&vn, &tm);
+    snprintf(when, sizeof when, "%02d/%02d/%04d %02d:%02d (+07:00)", tm.tm_mday, tm.tm_mon + 1,
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+    buf_printf(b, "%s\n\n", n->days_left >= 0
+               ? "Chứng thư số của cơ quan, dùng để ký số văn bản gửi qua cổng thư điện tử, "
+                 "sắp hết hạn." : "Chứng thư số của cơ quan đã hết hạn.");
+    buf_printf(b, "  Cơ quan: ");
+    text_clean(b, n->org_name, CLEAN_SHORT);
+    buf_printf(b, "\n  Khóa (KeyTable): ");
+    text_clean(b, n->key_name, CLEAN_SHORT);
+    buf_printf(b, "\n  Số hiệu chứng thư: ");
+    text_clean(b, n->serial, CLEAN_SHORT);
+    buf_printf(b, "\n  Hết hạn: %s, còn %ld ngày\n\n", when, n->days_left < 0 ? 0 : n->days_left);
+    buf_printf(b, "Việc cần làm: liên hệ tổ chức cung cấp dịch vụ chứng thực chữ ký số (Ban Cơ "
+               "yếu Chính phủ) để gia hạn chứng thư số. Khi có chứng thư mới, quản trị thư điện "
+               "tử cập nhật cert= trong tệp ");
+    text_clean(b, n->key_table, CLEAN_LONG);
+    buf_printf(b, " và nạp lại cấu hình. Khi chứng thư hết hạn, thư có văn bản cần ký số "
+               "của cơ quan sẽ không được gửi đi.\n\n%s\n\n",
+               "------------------------------------------------------------");
+    buf_printf(b, "%s\n\n", n->days_left >= 0
+               ? "The organisation certificate used to sign documents sent through the mail "
+                 "gateway expires soon." : "The organisation certificate has expired.");
+    buf_printf(b, "  Organisation: ");
+    text_clean(b, n->org_name, CLEAN_SHORT);
+    buf_printf(b, "\n  Key (KeyTable): ");
+    text_clean(b, n->key_name, CLEAN_SHORT);
+    buf_printf(b, "\n  Certificate serial: ");
+    text_clean(b, n->serial, CLEAN_SHORT);
+    buf_printf(b, "\n  Expires: %s, in %ld days\n\n", when, n->days_left < 0 ? 0 : n->days_left);
+    buf_printf(b, "What to do: ask the certification service provider (the Government Cipher "
+               "Committee) to renew the certificate. With the new certificate, the postmaster "
+               "updates cert= in ");
+    text_clean(b, n->key_table, CLEAN_LONG);
+    buf_printf(b, " and reloads the configuration. Once it has expired, mail whose documents "
+               "need the organisation signature is not sent.\n\n%s: ", "Gateway / Cổng");
+    text_clean(b, n->node, CLEAN_SHORT);
+    buf_append(b, "\n", 1);
+}
+
+char *notice_compose_expiry(const kyso_expiry_notice *n, size_t *len)
+{
+    kyso_buf text = {0}, out = {0}, subj = {0};
+    expiry_body(&text, n);
+    hdr_address(&out, "From", n->from);
+    hdr_address(&out, "To", n->to);
+    buf_printf(&subj, "Chứng thư số sắp hết hạn / Certificate expiring: ");
+    text_clean(&subj, n->org_name, CLEAN_SHORT);
+    buf_append(&out, "Subject: ", 9);
+    if (subj.oom)
+        out.oom = 1;
+    else
+        hdr_words(&out, 9, subj.p);
+    buf_append(&out, "\n", 1);
+    hdr_date(&out, n->now);
+    buf_append(&out, "Message-ID: <expiry.", 20);
+    id_clean(&out, n->key_name, 100);
+    buf_printf(&out, ".%ld@", (long)n->now);
+    id_clean(&out, n->node, 200);
+    buf_printf(&out, ">\nAuto-Submitted: auto-generated\nMIME-Version: 1.0\n"
+               "Content-Type: text/plain; charset=UTF-8\n"
+               "Content-Transfer-Encoding: quoted-printable\n\n");
+    if (text.oom)
+        out.oom = 1;
+    else
+        qp_append(&out, text.p, text.len);
+    buf_free(&text);
+    buf_free(&subj);
+    size_t l = out.len;
+    char *msg = buf_steal(&out);
+    if (msg && len)
+        *len = l;
+    return msg;
+}
+
 /* mta_split - split CMD in place on blanks into ARGV (at most
  * MTA_MAX_ARGS words); returns the count, or -1 when empty or too long. */
 static int mta_split(char *cmd, char **argv)

@@ -41,6 +41,26 @@ typedef struct kyso_notice {
  * cleaned of CR, LF and other controls (no header injection). */
 char *notice_compose(const kyso_notice *n, size_t *len);
 
+/* What the certificate expiry warning (R14) tells. */
+typedef struct kyso_expiry_notice {
+    const char *to;                 /* a văn thư address of the key, or the postmaster */
+    const char *from;               /* NoticeFrom */
+    const char *node;               /* the gateway's name */
+    const char *org_name;           /* the organisation (UTF-8) */
+    const char *key_name;           /* KeyTable key name */
+    const char *key_table;          /* KeyTable file path */
+    const char *serial;             /* certificate serial, hex */
+    time_t not_after;               /* when the certificate expires */
+    long days_left;                 /* whole days until then (0: today, <0: expired) */
+    time_t now;
+} kyso_expiry_notice;
+
+/* notice_compose_expiry - the warning that KEY's certificate expires soon
+ * (or has expired): Vietnamese first, then English; what it is, when, and
+ * what to do (renew with the CA, update cert= in the KeyTable, reload).
+ * Same form and headers as notice_compose; NULL when out of memory. */
+char *notice_compose_expiry(const kyso_expiry_notice *n, size_t *len);
+
 /* notice_send - pipe MSG to MTA_COMMAND (a program path and fixed arguments
  * separated by spaces; no shell) with "-oi -f <> -- TO" appended.  Waits at
  * most TIMEOUT seconds, then kills it.  Returns 0 when the command exited

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "callbacks.h"
 #include "eom.h"
+#include "expiry.h"
 #include "gen.h"
 #include "logmsg.h"
 
@@ -98,19 +99,41 @@ static void reload_once(void)
     log_msg(LOG_INFO, "configuration %s reloaded: generation %lu", conf_path, id);
 }
 
-/* reloader - the thread that performs reloads asked for by SIGHUP. */
+/* check_expiry - the certificate expiry warning on the current keys. */
+static void check_expiry(void)
+{
+    kyso_gen *g = gen_acquire();
+    expiry_check(g, time(NULL));
+    gen_release(g);
+}
+
+/* reloader - the thread that performs reloads asked for by SIGHUP, and
+ * checks the organisation certificates' expiry at start, after each
+ * reload and once a day. */
 static void *reloader(void *arg)
 {
     (void)arg;
+    check_expiry();
+    struct timespec next;
+    clock_gettime(CLOCK_REALTIME, &next);
+    next.tv_sec += 86400;
     pthread_mutex_lock(&reload_lock);
     for (;;) {
-        while (!reload_pending && !reload_quit)
-            pthread_cond_wait(&reload_cond, &reload_lock);
+        int rc = 0;
+        while (!reload_pending && !reload_quit && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&reload_cond, &reload_lock, &next);
         if (reload_quit)
             break;
+        int reload = reload_pending;
         reload_pending = 0;
         pthread_mutex_unlock(&reload_lock);
-        reload_once();
+        if (reload)
+            reload_once();
+        if (rc == ETIMEDOUT) {
+            clock_gettime(CLOCK_REALTIME, &next);
+            next.tv_sec += 86400;
+        }
+        check_expiry();
         pthread_mutex_lock(&reload_lock);
     }
     pthread_mutex_unlock(&reload_lock);

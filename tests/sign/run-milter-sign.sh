@@ -123,4 +123,34 @@ jq -s -e '[.[] | select(.event == "signed" and (.account // "" | test("^kyso sig
     and (.cert_serial | length > 0)' "$audit" >/dev/null
 ok $? "audit of kyso sign: key, certificate serial, SHA-256 before and after"
 
+# a certificate 10 days from expiry (R14): the log warns at start, the
+# văn thư of the key and the postmaster get a notice in Vietnamese
+openssl req -new -key "$fx/pki/org.key" -subj "/C=VN/O=$ORG/CN=$ORG" -out "$work/soon.csr" \
+    2>/dev/null &&
+openssl x509 -req -in "$work/soon.csr" -CA "$fx/pki/sub.pem" -CAkey "$fx/pki/sub.key" \
+    -CAcreateserial -days 10 -out "$work/soon.pem" 2>/dev/null
+ok $? "a certificate of the organisation key that expires in 10 days"
+echo "org key=$fx/pki/org.key cert=$work/soon.pem chain=$fx/pki/sub.pem name=\"$ORG\"" \
+    >"$work/keys.table"
+rm -f "$work"/notices/*.eml
+sed -i 's/^NoticeContact .*//' "$work/kyso-milter.conf"
+echo "NoticeContact postmaster@sotttt.demo.gov.vn" >>"$work/kyso-milter.conf"
+start_milter; ok $? "daemon starts with the expiring certificate"
+for _ in $(seq 50); do [ "$(ls "$work"/notices/*.eml 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.1; done
+stop_milter
+grep -q "key org: the certificate expires on .* (9 days\|(10 days" "$work/milter.log"
+ok $? "the log warns that the certificate expires, with the date and days left"
+python3 - "$work"/notices/*.eml >"$work/expiry.txt" 2>/dev/null <<'PY'
+import sys, email, email.policy
+for f in sys.argv[1:]:
+    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
+    print("TO", m["To"]); print("SUBJECT", m["Subject"]); print(m.get_body(("plain",)).get_content())
+PY
+grep -q "^TO vanthu@sotttt.demo.gov.vn" "$work/expiry.txt" &&
+    grep -q "^TO postmaster@sotttt.demo.gov.vn" "$work/expiry.txt"
+ok $? "notices to the văn thư of the key and to the postmaster"
+grep -q "SUBJECT Chứng thư số sắp hết hạn" "$work/expiry.txt" && grep -q "Ban Cơ yếu" "$work/expiry.txt" &&
+    grep -q "cert= " "$work/expiry.txt"
+ok $? "the notice says, in Vietnamese first, what expires and what to do"
+
 tap_finish
