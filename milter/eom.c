@@ -322,7 +322,7 @@ static void eom_sign(eom_state *s)
         return;
     if (spool_over(&s->m->spool) || spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0)
         return;                 /* eom_check gives these their decision */
-    msign_run(s->m, buf, len, s->from, s->ref, &s->sg);
+    msign_run(s->ctx, s->m, buf, len, s->from, s->ref, &s->sg);
     if (s->sg.state == MSIGN_SIGNED && !s->c->chgbody) {
         s->sg.state = MSIGN_TEMPFAIL;
         snprintf(s->sg.why, sizeof s->sg.why, "the MTA does not allow body changes "

@@ -10,6 +10,7 @@
  * GMime only when every PDF was signed.
  */
 #include <gmime/gmime.h>
+#include <libmilter/mfapi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "verify.h"
 
 struct sign_walk {
+    SMFICTX *ctx;               /* for smfi_progress while the token works */
     kyso_msg *m;
     const kt_key *key;
     const char *ref;
@@ -97,6 +99,16 @@ static int carries_our_signature(const kyso_doc_result *r, const kt_key *key)
     return found;
 }
 
+/* other_org - the subject of a valid organisation signature in R (called
+ * once R is known not to carry ours), or NULL. */
+static const char *other_org(const kyso_doc_result *r)
+{
+    for (size_t i = 0; i < r->nsigs; i++)
+        if (r->sigs[i].reason == REASON_OK && r->sigs[i].signer.cls == CLASS_ORGANISATION)
+            return r->sigs[i].signer.subject ? r->sigs[i].signer.subject : "?";
+    return NULL;
+}
+
 /* has_personal - does R hold a valid personal signature? */
 static int has_personal(const kyso_doc_result *r)
 {
@@ -108,7 +120,8 @@ static int has_personal(const kyso_doc_result *r)
 
 /*
  * check_pdf - may this PDF be signed?  0 yes; 1 already ours (leave it);
- * -1 no (out->state MSIGN_REJECT with the reason).
+ * -1 no (out->state MSIGN_REJECT with the reason): signed by another
+ * organisation, or (personal-first) without a valid personal signature.
  */
 static int check_pdf(struct sign_walk *w, const char *name, const unsigned char *p, size_t n,
                      msign *out)
@@ -116,8 +129,15 @@ static int check_pdf(struct sign_walk *w, const char *name, const unsigned char 
     kyso_doc_result r;
     verify_buffer(&w->m->gen->v, p, n, name, "application/pdf", NULL, 0, &r);
     int rc = 0;
+    const char *org;
     if (carries_our_signature(&r, w->key)) {
         rc = 1;
+    } else if ((org = other_org(&r)) != NULL) {
+        out->state = MSIGN_REJECT;
+        out->reason = REASON_SIGNER_MISMATCH;
+        snprintf(out->why, sizeof out->why, "already signed by another organisation (%.300s): "
+                 "an agency signs only its own documents", org);
+        rc = -1;
     } else if (w->m->gen->cfg->sign_policy == SIGN_PERSONAL_FIRST && !has_personal(&r)) {
         out->state = MSIGN_REJECT;
         out->reason = r.reason == REASON_OK || r.reason == REASON_UNSIGNED
@@ -172,6 +192,8 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
         g_byte_array_free(ba, TRUE);
         return c > 0 ? 0 : -1;
     }
+    if (w->ctx)
+        smfi_progress(w->ctx);  /* a USB token takes up to half a second */
     int rc = signset_sign_pdf(w->m->gen->ss, w->key, w->pdfs->len > 1 && out->nsigned +
                               out->nkept > 0 ? AP_ATTACHMENT : AP_SEAL, NULL, time(NULL),
                               ba->data, ba->len, &signed_pdf, &slen, out->why, sizeof out->why);
@@ -249,11 +271,11 @@ static const kt_key *who_signs(kyso_msg *m, const char *from, msign *out)
     return k;
 }
 
-void msign_run(kyso_msg *m, const unsigned char *buf, size_t len, const char *from,
-               const char *ref, msign *out)
+void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
+               const char *from, const char *ref, msign *out)
 {
     memset(out, 0, sizeof *out);
-    struct sign_walk w = { .m = m, .ref = ref };
+    struct sign_walk w = { .ctx = ctx, .m = m, .ref = ref };
     if ((w.key = who_signs(m, from, out)) == NULL) {
         if (out->state == MSIGN_NOT_ALLOWED)
             audit(&w, "sign_refused", NULL, out->why, NULL, 0, NULL, 0);

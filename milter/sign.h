@@ -9,6 +9,7 @@
 #define KYSO_SIGN_H
 
 #include <stddef.h>
+#include <libmilter/mfapi.h>
 #include "msgctx.h"
 #include "reasons.h"
 
@@ -35,13 +36,14 @@ typedef struct msign {
 
 /*
  * msign_run - decide and do the signing for M (BUF: its bytes; FROM: the
- * header From address; REF: the decision's reference id).  Records one
+ * header From address; REF: the decision's reference id), telling the MTA
+ * through CTX (when not NULL) that work goes on while the token signs.  Records one
  * audit entry per document signed and one per refusal in the store of M's
  * generation.  Fills OUT; never fails without a state (out of memory is
  * MSIGN_TEMPFAIL).
  */
-void msign_run(kyso_msg *m, const unsigned char *buf, size_t len, const char *from,
-               const char *ref, msign *out);
+void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
+               const char *from, const char *ref, msign *out);
 
 /* msign_free - release what OUT owns. */
 void msign_free(msign *out);

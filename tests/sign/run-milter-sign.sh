@@ -38,6 +38,33 @@ mail("two-pdfs", "vanthu@sotttt.demo.gov.vn",
      [("cms-personal.pdf", "quyet-dinh.pdf"), ("cms-personal.pdf", "phu-luc.pdf")])
 PY
 
+# a PDF signed (by openssl cms) with the certificate of another organisation
+cat >"$work/leaf.ext" <<'EXT'
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature, nonRepudiation
+extendedKeyUsage = emailProtection
+EXT
+openssl req -new -newkey rsa:2048 -nodes -keyout "$work/other.key" -out "$work/other.csr" \
+    -subj "/C=VN/O=Sở Tài chính Tỉnh Demo/CN=Sở Tài chính Tỉnh Demo/UID=MST:0999999999" \
+    -utf8 2>/dev/null &&
+openssl x509 -req -in "$work/other.csr" -CA "$fx/pki/sub.pem" -CAkey "$fx/pki/sub.key" \
+    -CAcreateserial -days 30 -extfile "$work/leaf.ext" -out "$work/other.pem" 2>/dev/null &&
+(cd "$top_srcdir/tests/fixtures" && python3 pdfsign_cms.py --in "$fx/pdf/plain.pdf" \
+    --out "$work/other-org.pdf" --cert "$work/other.pem" --key "$work/other.key" \
+    --new-field SigOther >/dev/null 2>&1) &&
+python3 - "$work/other-org.pdf" "$work/mail/other-org.eml" <<'PY'
+import sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "vanthu@sotttt.demo.gov.vn"; m["To"] = "tiepnhan@ubnd.demo.gov.vn"
+m["Subject"] = "Văn bản của Sở Tài chính"; m["Message-ID"] = "<other-org@sign.kyso.test>"
+m.set_content("Chuyển tiếp văn bản.\n")
+m.add_attachment(open(sys.argv[1], "rb").read(), maintype="application", subtype="pdf",
+                 filename="so-tai-chinh.pdf")
+open(sys.argv[2], "wb").write(bytes(m))
+PY
+ok $? "a PDF signed by another organisation (openssl cms)"
+
 # the token, its PIN file, the tables
 bash "$top_srcdir/tests/sign/mktoken.sh" "$work/hsm" "$fx/pki/org.key" "$fx/pki/org.pem" \
     >"$work/mktoken.log" 2>&1
@@ -70,6 +97,9 @@ start_milter; ok $? "daemon with a SignerTable listens"
 run_lua "$top_srcdir/tests/sign/sign.lua" SIGN_FIXTURES="$work/mail" SIGN_PHASE=main
 
 rec() { jq -s -c "[.[] | select(.queue_id == \"$1\")][0]" "$recs"; }
+jq -e '.action == "reject" and .reason == "signer_mismatch" and
+    (.detail | test("another organisation"))' <<<"$(rec QSIGN6)" >/dev/null
+ok $? "a PDF of another organisation: refused (signer_mismatch), never signed over"
 jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN2")][0].why ==
     "not authenticated"' "$audit" >/dev/null
 ok $? "audit: the unauthenticated mail is sign_refused, not authenticated"

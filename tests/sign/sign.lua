@@ -31,6 +31,9 @@ if phase == "main" then
   send(nil, FROM, RCPT, F .. "/plain.eml", nil, auth("vanthu", "QSIGN4"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
         "a PDF without a personal signature (personal-first): refused, nothing signed")
+  send(nil, FROM, RCPT, F .. "/other-org.eml", nil, auth("vanthu", "QSIGN6"))
+  check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
+        "a PDF already signed by another organisation: refused, nothing signed")
 elseif phase == "absent" then
   send(nil, FROM, RCPT, F .. "/personal.eml", nil, auth("vanthu", "QABSENT"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
