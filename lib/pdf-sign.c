@@ -191,7 +191,7 @@ static void field_name(const pdf_fields *fs, char *out, size_t outlen)
         else
             snprintf(out, outlen, "KysoOrg%d", n);
         size_t i = 0;
-        while (i < fs->n && strcmp(fs->f[i].name, out) != 0)
+        while (i < fs->n && (fs->f[i].name == NULL || strcmp(fs->f[i].name, out) != 0))
             i++;
         if (i == fs->n)
             return;

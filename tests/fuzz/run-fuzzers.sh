@@ -26,7 +26,7 @@ set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${KYSO_FUZZ_BUILD:-$TOP/build-fuzz}
-TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config fuzz-json}
+TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config fuzz-json fuzz-sign}
 WERROR=${KYSO_FUZZ_WERROR:-1}
 JOBS=${KYSO_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -38,7 +38,7 @@ die() { say "$*"; exit 2; }
 # max_len_of TARGET - the largest input, in bytes, worth giving TARGET.
 max_len_of() {
     case $1 in
-    fuzz-pdf) echo $((2 * 1024 * 1024)) ;;
+    fuzz-pdf | fuzz-sign) echo $((2 * 1024 * 1024)) ;;
     fuzz-cms) echo $((64 * 1024)) ;;
     *) echo $((1024 * 1024)) ;;
     esac
@@ -116,6 +116,14 @@ make_seeds() {
         fuzz-pdf) add_seeds "$dir" "$max" $(find "$FIXTURES/pdf" -name '*.pdf' 2>/dev/null | sort) ;;
         fuzz-cms) add_seeds "$dir" "$max" "$FIXTURES"/cms/*.p7s "$FIXTURES"/cms/*.p7m ;;
         fuzz-mime) add_seeds "$dir" "$max" "$FIXTURES"/mail/*.eml ;;
+        fuzz-sign)
+            # one byte choosing placement and kind, then a PDF
+            i=0
+            for f in $(find "$FIXTURES/pdf" -maxdepth 1 -name '*.pdf' -size -512k 2>/dev/null |
+                       sort); do
+                { printf "\\$(printf %03o $((i % 16)))"; cat "$f"; } >"$dir/seed-$i"
+                i=$((i + 1))
+            done ;;
         fuzz-config) add_seeds "$dir" "$max" "$TOP"/conf/kyso-milter.conf ;;
         fuzz-sniff)
             # one byte choosing the declared name and type, then a file
