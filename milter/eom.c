@@ -126,7 +126,7 @@ static void eom_check(eom_state *s)
 /* culprit_name - the name of the deciding document, or NULL. */
 static const char *culprit_name(const eom_state *s)
 {
-    if (s->sg.state == MSIGN_REJECT && s->sg.doc[0])
+    if ((s->sg.state == MSIGN_REJECT || s->sg.state == MSIGN_TEMPFAIL) && s->sg.doc[0])
         return s->sg.doc;
     if (s->pol.culprit == (size_t)-1 || s->pol.culprit >= s->pol.ndocs)
         return NULL;
@@ -289,7 +289,7 @@ static void eom_record(eom_state *s)
         .env_from = s->m->sender ? s->m->sender : "", .hdr_from = s->from,
         .subject = s->subject, .rcpts = (const char *const *)s->m->rcpts,
         .nrcpts = s->m->nrcpts, .flow = s->flow.why,
-        .mode = mode_name(s->checked ? s->flow.mode : MODE_OFF),
+        .mode = mode_name(s->checked || s->sg.state >= MSIGN_REJECT ? s->flow.mode : MODE_OFF),
         .action = action_name(s->action),
         .would = s->checked && s->flow.mode == MODE_MONITOR ? action_name(s->would) : NULL,
         .reason = s->checked || s->sg.state >= MSIGN_REJECT ? reason_name(s->pol.reason) : NULL,
@@ -357,15 +357,35 @@ static void eom_sign_refused(eom_state *s)
     s->notice_why = reject ? NULL : "deferred, not refused";
 }
 
+/* eom_smime_headers - the header edits of the S/MIME wrapping.  0 or -1. */
+static int eom_smime_headers(eom_state *s)
+{
+    const smime_output *o = &s->sg.sm;
+    for (size_t i = 0; i < o->nedits; i++) {
+        const smime_hdr_edit *e = &o->edits[i];
+        char *v = NULL;
+        if (e->value && asprintf(&v, "%s%s", s->c->leadspc ? " " : "", e->value) < 0)
+            return -1;
+        int rc = e->index == 0 ? smfi_addheader(s->ctx, e->name, v)
+                               : smfi_chgheader(s->ctx, e->name, e->index, v);
+        free(v);
+        if (rc != MI_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
 /* eom_replace_body - send the signed message's body (and its changed
- * Content-Transfer-Encoding) to the MTA.  0, or -1: then the message is
- * tempfailed, never sent unsigned. */
+ * Content-Transfer-Encoding, or the S/MIME header edits) to the MTA.  0,
+ * or -1: then the message is tempfailed, never sent unsigned. */
 static int eom_replace_body(eom_state *s)
 {
     msign *g = &s->sg;
+    int hdr_ok = g->smime ? eom_smime_headers(s) == 0
+                 : !g->top_cte || smfi_chgheader(s->ctx, "Content-Transfer-Encoding", 1,
+                                                 " base64") == MI_SUCCESS;
     if (smfi_replacebody(s->ctx, g->msg + g->body_off, (int)(g->len - g->body_off)) != MI_SUCCESS ||
-        (g->top_cte && smfi_chgheader(s->ctx, "Content-Transfer-Encoding", 1, " base64")
-                           != MI_SUCCESS)) {
+        !hdr_ok) {
         log_msg(LOG_ERR, "%s: the MTA refused the signed body; deferred",
                 s->m->queue_id ? s->m->queue_id : "NOQUEUE");
         s->action = ACTION_TEMPFAIL;
@@ -415,7 +435,8 @@ int eom_skip_at_eoh(SMFICTX *ctx, kyso_conn *c, kyso_msg *m)
     eom_state s;
     kyso_flow f;
     msg_flow(m, &f);
-    if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc || m->nforged_mon)
+    if ((f.watched && f.mode != MODE_OFF) || m->nforged_ar || m->nforged_doc || m->nforged_mon ||
+        msign_concerns(m))
         return 0;
     eom_state_init(&s, ctx, c, m);
     s.action = ACTION_ACCEPT;

@@ -18,6 +18,7 @@
 #include "mime-walk.h"
 #include "sign.h"
 #include "signset.h"
+#include "smime-sign.h"
 #include "verify.h"
 
 struct sign_walk {
@@ -39,14 +40,20 @@ static int part_is_pdf(GMimeObject *o)
            (n > 4 && g_ascii_strcasecmp(name + n - 4, ".pdf") == 0);
 }
 
-/* collect_pdf - g_mime_message_foreach callback: PDF leaves not inside a
- * multipart/signed. */
-static void collect_pdf(GMimeObject *parent, GMimeObject *part, gpointer data)
+/* collect_pdfs - the PDF leaves under O, in order, except those inside a
+ * multipart/signed or multipart/encrypted (a change would break that
+ * signature) and those of forwarded messages (not ours to sign). */
+static void collect_pdfs(struct sign_walk *w, GMimeObject *o, int depth)
 {
-    struct sign_walk *w = data;
-    if (!GMIME_IS_PART(part) || GMIME_IS_MULTIPART_SIGNED(parent) || !part_is_pdf(part))
+    if (depth > 64 || GMIME_IS_MULTIPART_SIGNED(o) || GMIME_IS_MULTIPART_ENCRYPTED(o))
         return;
-    g_ptr_array_add(w->pdfs, part);
+    if (GMIME_IS_MULTIPART(o)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(o);
+        for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
+            collect_pdfs(w, g_mime_multipart_get_part(mp, i), depth + 1);
+    } else if (GMIME_IS_PART(o) && part_is_pdf(o)) {
+        g_ptr_array_add(w->pdfs, o);
+    }
 }
 
 /* part_bytes - the decoded content of P (caller frees the array with
@@ -240,6 +247,46 @@ static int write_message(GMimeMessage *msg, msign *out)
     return out->msg ? 0 : -1;
 }
 
+/*
+ * sign_smime - the whole message (with its PDFs signed, when they were)
+ * as multipart/signed with W's key.  Sets out->smime (the header edits),
+ * out->msg and out->body_off to the final message, or out->state to
+ * MSIGN_REJECT / MSIGN_TEMPFAIL with the reason.
+ */
+static void sign_smime(struct sign_walk *w, const unsigned char *buf, size_t len, msign *out)
+{
+    const unsigned char *cur = out->msg ? out->msg : buf;
+    size_t curlen = out->msg ? out->len : len;
+    struct signset_ctx ctx;
+    cms_signer s;
+    unsigned char *res = NULL;
+    size_t reslen = 0;
+    signset_signer(w->m->gen->ss, w->key, &ctx, &s);
+    if (w->ctx)
+        smfi_progress(w->ctx);
+    int rc = smime_sign_message(&s, cur, curlen, &out->sm, out->why, sizeof out->why);
+    if (rc == TOKEN_OK)
+        rc = smime_apply(cur, curlen, &out->sm, &res, &reslen, out->why, sizeof out->why);
+    const unsigned char *end = rc == TOKEN_OK ? memmem(res, reslen, "\r\n\r\n", 4) : NULL;
+    snprintf(out->doc, sizeof out->doc, "(the message, S/MIME)");
+    if (end == NULL) {
+        out->state = rc == SMIME_EREFUSED ? MSIGN_REJECT : MSIGN_TEMPFAIL;
+        out->reason = rc == SMIME_EREFUSED ? REASON_MALFORMED : REASON_INTERNAL_ERROR;
+        audit(w, out->state == MSIGN_REJECT ? "sign_refused" : "sign_failed", out->doc,
+              out->why, cur, curlen, NULL, 0);
+        free(res);
+        return;
+    }
+    audit(w, "signed", out->doc, NULL, cur, curlen, res, reslen);
+    free(out->msg);
+    out->msg = res;
+    out->len = reslen;
+    out->body_off = (size_t)(end - res) + 4;
+    out->smime = 1;
+    out->state = MSIGN_SIGNED;
+    out->doc[0] = '\0';
+}
+
 /* who_signs - the key for M, or NULL with OUT's state and why set. */
 static const kt_key *who_signs(kyso_msg *m, const char *from, msign *out)
 {
@@ -295,9 +342,8 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
     }
     w.top = g_mime_message_get_mime_part(msg);
     w.pdfs = g_ptr_array_new();
-    g_mime_message_foreach(msg, collect_pdf, &w);
-    if (w.top && GMIME_IS_PART(w.top) && part_is_pdf(w.top))
-        g_ptr_array_add(w.pdfs, w.top);
+    if (w.top)
+        collect_pdfs(&w, w.top, 0);
     out->state = MSIGN_NONE;
     int failed = 0;
     for (guint i = 0; i < w.pdfs->len && !failed; i++)
@@ -312,10 +358,31 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
     }
     g_ptr_array_free(w.pdfs, TRUE);
     g_object_unref(msg);
+    if (!failed && w.key->smime && out->state != MSIGN_TEMPFAIL)
+        sign_smime(&w, buf, len, out);
+}
+
+int msign_concerns(const kyso_msg *m)
+{
+    const keytable *kt = m->gen->ss ? m->gen->ss->kt : NULL;
+    const char *why;
+    if (kt == NULL)
+        return 0;
+    if (m->auth_user)
+        return 1;
+    char *from = m->hdr_from ? msg_strip_addr(m->hdr_from) : NULL;
+    int near = 0;
+    for (size_t i = 0; from && !near && i < kt->nsigners; i++)
+        near = keytable_match(kt, kt->signers[i].user, from, &why) != NULL;
+    free(from);
+    return near;
 }
 
 void msign_free(msign *out)
 {
     free(out->msg);
     out->msg = NULL;
+    if (out->smime)
+        smime_output_free(&out->sm);
+    out->smime = 0;
 }

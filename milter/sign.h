@@ -12,12 +12,14 @@
 #include <libmilter/mfapi.h>
 #include "msgctx.h"
 #include "reasons.h"
+#include "smime-sign.h"
 
 typedef enum {
     MSIGN_NONE = 0,         /* no signing for this message (not a signer, no PDF) */
     MSIGN_NOT_ALLOWED,      /* looks like a signer's mail but may not be signed:
                              * goes on unsigned, logged as sign_refused */
-    MSIGN_SIGNED,           /* msg holds the message with the PDFs signed */
+    MSIGN_SIGNED,           /* msg holds the message with the PDFs signed (and,
+                             * with smime=yes, wrapped in multipart/signed) */
     MSIGN_REJECT,           /* a document cannot be signed: refuse, tell the văn thư */
     MSIGN_TEMPFAIL          /* the token failed: defer, the MTA retries */
 } msign_state;
@@ -28,6 +30,8 @@ typedef struct msign {
     size_t len;
     size_t body_off;        /* where its body starts in msg */
     int top_cte;            /* the message's own Content-Transfer-Encoding changed */
+    int smime;              /* wrapped in multipart/signed: sm holds the header edits */
+    smime_output sm;
     size_t nsigned, nkept;  /* PDFs signed; PDFs already carrying our signature */
     kyso_reason reason;     /* MSIGN_REJECT: the reason to give */
     char doc[200];          /* the document concerned, or "" */
@@ -44,6 +48,11 @@ typedef struct msign {
  */
 void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
                const char *from, const char *ref, msign *out);
+
+/* msign_concerns - may signing have something to do or to log for M:
+ * SMTP AUTH was used, or its From is one a SignerTable row covers?  (Then
+ * the message must reach end-of-message even where nothing is enforced.) */
+int msign_concerns(const kyso_msg *m);
 
 /* msign_free - release what OUT owns. */
 void msign_free(msign *out);
