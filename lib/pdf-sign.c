@@ -161,9 +161,12 @@ static void place_widget(struct upd *u, const pdf_fields *fs, const double page[
         h *= (pw - 2 * margin) / w;
         w = pw - 2 * margin;
     }
+    /* over the personal signature only with a seal to put there: text
+     * alone over a signature would make both unreadable */
     if (pl == PDFS_PLACE_AUTO)
         pl = u->r->kind == AP_ATTACHMENT ? PDFS_PLACE_TOP_RIGHT
-             : personal_widget_rect(u, fs, pr) == 0 ? PDFS_PLACE_AUTO : PDFS_PLACE_TOP_CENTER;
+             : u->r->seal && personal_widget_rect(u, fs, pr) == 0 ? PDFS_PLACE_AUTO
+             : PDFS_PLACE_TOP_CENTER;
     double x = page[0] + (pw - w) / 2, y = page[3] - margin - h;
     if (pl == PDFS_PLACE_TOP_RIGHT) {
         x = page[2] - margin - w;
@@ -517,13 +520,20 @@ static int open_checked(struct upd *u)
     if (u->len == 0 || find_last_xref(u) != 0)
         return refuse(u, "the file does not end with a complete PDF revision "
                       "(missing startxref or data after %%EOF)", "");
+    /* the last section's trailer (or xref stream dictionary) names the
+     * encryption; qpdf cannot even open a file with a user password */
+    size_t at = (size_t)u->prev, span = u->len - at > 65536 ? 65536 : u->len - at;
+    if (memmem(u->pdf + at, span, "/Encrypt", 8) != NULL)
+        return refuse(u, "encrypted (password-protected) PDF files cannot be signed: "
+                      "send the document without protection", "");
     if (pdf_doc_open(&u->d, u->pdf, u->len, u->r->max_objects, perr, sizeof perr) != 0)
         return refuse(u, "the PDF file is damaged or unsupported: ", perr);
     u->doc_open = 1;
     if (pdf_doc_scan(&u->d, perr, sizeof perr) != 0)
         return refuse(u, "the PDF file is damaged: ", perr);
     if (!qpdf_oh_is_null(u->d.q, pdf_get(u->d.q, qpdf_get_trailer(u->d.q), "/Encrypt")))
-        return refuse(u, "encrypted PDF files cannot be signed", "");
+        return refuse(u, "encrypted (password-protected) PDF files cannot be signed: "
+                      "send the document without protection", "");
     if (pdf_doc_certification(&u->d) == 1)
         return refuse(u, "the document is certified with no changes allowed "
                       "(DocMDP P=1); a new signature would invalidate it", "");

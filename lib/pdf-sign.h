@@ -15,7 +15,8 @@
 
 /* Where the appearance goes on the first page. */
 typedef enum {
-    PDFS_PLACE_AUTO,            /* over the personal signature if any, else top centre */
+    PDFS_PLACE_AUTO,            /* the seal over the personal signature if both exist,
+                                 * else top centre */
     PDFS_PLACE_TOP_CENTER,      /* Decree 30/2020 Annex I, BT 13.2 */
     PDFS_PLACE_TOP_RIGHT,       /* separate attached documents */
     PDFS_PLACE_INVISIBLE        /* no appearance at all */

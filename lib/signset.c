@@ -28,8 +28,10 @@ static uid_t daemon_uid(const kyso_config *cfg)
 }
 
 /* check_key - does key I's certificate belong to its key?  0; -1 with ERR
- * for a mismatch or a refused PIN; an absent token adds to WARN. */
-static int check_key(signset *ss, size_t i, char *warn, size_t warnlen, char *err, size_t errlen)
+ * ("TABLE: key NAME: why") for a mismatch or a refused PIN; an absent
+ * token adds to WARN. */
+static int check_key(signset *ss, const char *table, size_t i, char *warn, size_t warnlen,
+                     char *err, size_t errlen)
 {
     const kt_key *k = &ss->kt->keys[i];
     char why[512];
@@ -41,7 +43,7 @@ static int check_key(signset *ss, size_t i, char *warn, size_t warnlen, char *er
         snprintf(warn + used, warnlen - used, "%skey %s: %s", used ? "; " : "", k->name, why);
         return 0;
     }
-    snprintf(err, errlen, "KeyTable key %s: %s", k->name, why);
+    snprintf(err, errlen, "%s: key %s: %s", table, k->name, why);
     return -1;
 }
 
@@ -73,7 +75,7 @@ signset *signset_open(const kyso_config *cfg, int check, char *warn, size_t warn
             snprintf(err, errlen, "%s: key %s: %s", cfg->key_table, k->name, why);
             goto fail;
         }
-        if (check && check_key(ss, i, warn, warnlen, err, errlen) != 0)
+        if (check && check_key(ss, cfg->key_table, i, warn, warnlen, err, errlen) != 0)
             goto fail;
     }
     return ss;

@@ -93,6 +93,22 @@ rc=$?
 ok $([ $rc -ne 0 ] && grep -q "PIN" "$work/bad.out"; echo $?) \
     "a wrong PIN stops kyso-milter -n with a message about the PIN"
 
+# a certificate that is not the key's: a configuration error at load
+sed "s|cert=$fx/pki/org.pem|cert=$fx/pki/personal.pem|" "$work/keys.table" >"$work/wrongcert.table"
+sed "s|KeyTable .*|KeyTable $work/wrongcert.table|" "$work/kyso-milter.conf" >"$work/wrongcert.conf"
+"$milter" -n -c "$work/wrongcert.conf" >"$work/wrongcert.out" 2>&1
+rc=$?
+ok $([ $rc -ne 0 ] && grep -q "wrongcert.table: key org: certificate does not match the key" "$work/wrongcert.out"; echo $?) \
+    "a certificate that does not belong to the key stops kyso-milter -n, naming the key"
+# a seal that is not a PNG: the KeyTable line is named
+echo "not a png" >"$work/seal.txt"
+sed "s|\$| seal=$work/seal.txt|" "$work/keys.table" >"$work/badseal.table"
+sed "s|KeyTable .*|KeyTable $work/badseal.table|" "$work/kyso-milter.conf" >"$work/badseal.conf"
+"$milter" -n -c "$work/badseal.conf" >"$work/badseal.out" 2>&1
+rc=$?
+ok $([ $rc -ne 0 ] && grep -q "badseal.table:1:.*PNG" "$work/badseal.out"; echo $?) \
+    "a seal that is not a PNG stops kyso-milter -n, with the table's file and line"
+
 start_milter; ok $? "daemon with a SignerTable listens"
 run_lua "$top_srcdir/tests/sign/sign.lua" SIGN_FIXTURES="$work/mail" SIGN_PHASE=main
 

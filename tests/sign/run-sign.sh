@@ -30,7 +30,36 @@ if [ ! -f "$fx/.done" ]; then
     [ -f "$fx/.done" ] || { echo "1..1"; echo "not ok 1 - fixtures could not be built"; exit 1; }
 fi
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/in"
+# a document whose personal signature is drawn (mutool, in a field made
+# visible at [72 560 252 620]): the seal must go over its left third
+python3 - "$fx/pdf/plain.pdf" "$out/in/field.pdf" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d.replace(b"/Rect [0 0 0 0]", b"/Rect [72 560 252 620]", 1))
+PY
+mutool clean "$out/in/field.pdf" "$out/in/field-clean.pdf" 2>/dev/null &&
+  mutool sign -s "$fx/pki/personal.p12" -P test -o "$out/in/visible-personal.pdf" \
+    "$out/in/field-clean.pdf" 5 >/dev/null 2>&1
+ok $? "a document with a visible personal signature (mutool sign)"
+qpdf --encrypt user owner 256 -- "$fx/pdf/plain.pdf" "$out/in/encrypted.pdf" 2>/dev/null
+ok $? "an encrypted PDF (qpdf --encrypt)"
+# a seal: a red ring on a transparent ground, 120x120 RGBA
+python3 - "$out/in/seal.png" <<'PY'
+import math, struct, sys, zlib
+n = 120
+rows = b""
+for y in range(n):
+    rows += b"\0"
+    for x in range(n):
+        r = math.hypot(x - n / 2, y - n / 2)
+        rows += bytes([200, 20, 20, 255]) if 44 < r < 58 or r < 12 else bytes(4)
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", n, n, 8, 6, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+PY
 
 # the signing itself, its checks renumbered into ours
 while IFS= read -r line; do
@@ -92,8 +121,44 @@ ok $? "personal-then-org.pdf: mutool: the personal signature is valid, with our 
 mutool_last mutool-then-org.pdf
 valid=$(pdfsig -nssdir "sql:$fx/nss" "$out/mutool-then-org.pdf" 2>/dev/null | grep -c "Signature is Valid")
 ok $([ "$valid" = 2 ]; echo $?) "mutool-then-org.pdf: pdfsig: both signatures valid"
+# the seal over the visible personal signature: both valid for pdfsig and
+# MuPDF (mutool signs with SHA-1, which kyso verify calls weak)
+valid=$(pdfsig -nssdir "sql:$fx/nss" "$out/visible-then-org.pdf" 2>/dev/null | grep -c "Signature is Valid")
+ok $([ "$valid" = 2 ]; echo $?) "visible-then-org.pdf: pdfsig: both signatures valid"
+mutool_last visible-then-org.pdf
+render visible-then-org.pdf
 # RSASSA-PSS: kyso verify and pdfsig (MuPDF does not verify PSS)
 verify_all plain-pss.pdf 1
+
+# the SignedData of our signature, as OpenSSL prints it: PAdES B-B
+# attributes (content-type, message-digest, signing-certificate-v2, and
+# no signing-time: the time is /M), SHA-256, certificate and chain
+python3 - "$out/plain-org.pdf" "$out/plain-org.p7s" <<'PY'
+import re, sys
+d = open(sys.argv[1], "rb").read()
+hexes = re.findall(rb"/Contents\s*<([0-9A-Fa-f]+)>", d)
+open(sys.argv[2], "wb").write(bytes.fromhex(hexes[-1].decode()).rstrip(b"\0"))
+PY
+openssl cms -cmsout -print -inform DER -in "$out/plain-org.p7s" >"$out/plain-org.cms.txt" 2>/dev/null
+ok $? "the organisation signature's /Contents is a CMS structure OpenSSL reads"
+a=$out/plain-org.cms.txt
+grep -q "contentType" "$a" && grep -q "messageDigest" "$a" &&
+  grep -q "signingCertificateV2" "$a"
+ok $? "signed attributes: content-type, message-digest, signing-certificate-v2"
+! grep -q "signingTime" "$a"
+ok $? "no signing-time attribute (PAdES B-B: the time is in /M)"
+grep -A1 "digestAlgorithm:" "$a" | grep -q "sha256"
+ok $? "digest SHA-256"
+[ "$(grep -c "subject:" "$a")" -ge 2 ] && grep -q "Kyso Test Sub CA\|Sub CA" "$a"
+ok $? "the certificate and its issuing CA are in the SignedData"
+# the file's identity is kept: the new trailer's /ID is the original's
+python3 - "$fx/pdf/plain.pdf" "$out/plain-org.pdf" <<'PY'
+import re, sys
+ids = [re.findall(rb"/ID\s*\[\s*<[0-9A-Fa-f]*>\s*<[0-9A-Fa-f]*>\s*\]", open(f, "rb").read()) for f in sys.argv[1:]]
+norm = lambda b: re.sub(rb"\s+", b"", b)
+sys.exit(0 if ids[0] and ids[1] and norm(ids[1][-1]) == norm(ids[0][-1]) else 1)
+PY
+ok $? "the update keeps the file's /ID"
 
 # what a person reads on the page
 for f in plain-org.pdf personal-then-org.pdf; do

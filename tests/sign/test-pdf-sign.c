@@ -71,8 +71,11 @@ static EVP_PKEY *load_key(const char *name)
 
 static int read_fixture(const char *name, const unsigned char **p, size_t *n)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/pdf/%s", fx, name);
+    char path[2400];
+    if (strncmp(name, "in/", 3) == 0)      /* made by run-sign.sh */
+        snprintf(path, sizeof path, "%s/%s", outdir, name);
+    else
+        snprintf(path, sizeof path, "%s/pdf/%s", fx, name);
     return buf_map_file(path, 64 << 20, p, n);
 }
 
@@ -150,6 +153,64 @@ static void refused(pdf_sign_req *req, const char *in, const char *want)
     buf_unmap_file(p, n);
 }
 
+/* last_rect - the four numbers of the last "/Rect[" in P (ours). */
+static int last_rect(const unsigned char *p, size_t n, double r[4])
+{
+    const unsigned char *hit = NULL;
+    for (const unsigned char *q = p; (q = memmem(q, n - (size_t)(q - p), "/Rect[", 6)); q++)
+        hit = q;
+    return hit && sscanf((const char *)hit + 6, "%lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3]) == 4
+           ? 0 : -1;
+}
+
+/*
+ * placement_over_personal - the document run-sign.sh made, whose personal
+ * signature is drawn at [72 560 252 620], signed with run-sign.sh's seal:
+ * the seal (the square of the box's height at its left) is centred on the
+ * middle of that signature's left third, (102, 590), as Decree 30/2020
+ * draws a seal over a signature.
+ */
+static void placement_over_personal(pdf_sign_req *req)
+{
+    char path[1200];
+    const unsigned char *p;
+    size_t n, m;
+    unsigned char *o = NULL;
+    char err[512] = "";
+    double r[4];
+    const unsigned char *seal;
+    size_t seal_len;
+    snprintf(path, sizeof path, "%s/in/seal.png", outdir);
+    if (buf_map_file(path, 1 << 20, &seal, &seal_len) != 0) {
+        ok(0, "seal.png (made by run-sign.sh) readable");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/in/visible-personal.pdf", outdir);
+    if (buf_map_file(path, 64 << 20, &p, &n) != 0) {
+        ok(0, "visible-personal.pdf (made by run-sign.sh) readable");
+        buf_unmap_file(seal, seal_len);
+        return;
+    }
+    req->seal = seal;
+    req->seal_len = seal_len;
+    int rc = pdf_sign(req, p, n, &o, &m, err, sizeof err);
+    req->seal = NULL;
+    req->seal_len = 0;
+    ok(rc == TOKEN_OK, "visible-personal.pdf signed (%s)", err);
+    if (rc == TOKEN_OK && last_rect(o, m, r) == 0) {
+        double h = r[3] - r[1], cx = r[0] + h / 2, cy = (r[1] + r[3]) / 2;
+        ok(cx > 101.5 && cx < 102.5 && cy > 589.5 && cy < 590.5,
+           "the seal is centred on the left third of the personal signature: (%.1f, %.1f)",
+           cx, cy);
+        write_out("visible-then-org.pdf", o, m);
+    } else {
+        ok(0, "our widget has a /Rect");
+    }
+    free(o);
+    buf_unmap_file(p, n);
+    buf_unmap_file(seal, seal_len);
+}
+
 int main(void)
 {
     const char *b = getenv("top_builddir");
@@ -192,10 +253,12 @@ int main(void)
     sign_one(&req, "plain.pdf", "plain-pss.pdf", 0);
     s.pss = 0;
 
+    placement_over_personal(&req);
     refused(&req, "certified-p1.pdf", "DocMDP P=1");
     refused(&req, "bad/broken-xref.pdf", "damaged");
     refused(&req, "bad/truncated.pdf", "complete PDF revision");
     refused(&req, "bad/notapdf.pdf", "complete PDF revision");
+    refused(&req, "in/encrypted.pdf", "encrypted");
 
     /* the token is absent: its code and words come back, nothing is made */
     const unsigned char *p;
