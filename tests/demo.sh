@@ -1,9 +1,11 @@
 #!/bin/bash
 # demo.sh - the main job, on the spot: a demo PKI and documents signed by
-# independent tools, kyso-milter in front of a real (private, loopback)
-# Postfix, demo mails going through it, and what each party sees: the SMTP
-# reply, the headers on delivered mail, the notice in the sender's mailbox,
-# and the postmaster's decision log.
+# independent tools, a SoftHSM2 token holding the organisation key,
+# kyso-milter in front of a real (private, loopback) Postfix, demo mails
+# going through it, and what each party sees: the SMTP reply, the headers
+# on delivered mail, the organisation signature applied to the văn thư's
+# document, the notice in the sender's mailbox, and the postmaster's
+# decision and audit logs.
 # Usage, as root, from the build directory: bash tests/demo.sh [OUTDIR]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,30 @@ trap cleanup EXIT
 
 mkdir -p "$out/store"
 echo "pilot.demo.gov.vn monitor" >"$out/modes.table"
+
+echo "== a SoftHSM2 token with the organisation key (PIN in a file only root reads)"
+bash "$here/sign/mktoken.sh" "$out/hsm" "$fx/pki/org.key" "$fx/pki/org.pem" \
+  >"$out/mktoken.log" 2>&1 || { echo "demo: token set-up failed, see $out/mktoken.log" >&2; exit 2; }
+export SOFTHSM2_CONF=$out/hsm/softhsm2.conf
+(umask 077; echo 123456 >"$out/pin")
+python3 - "$out/seal.png" <<'PY'
+import math, struct, sys, zlib
+n, rows = 160, b""
+for y in range(n):
+    rows += b"\0"
+    for x in range(n):
+        r = math.hypot(x - n / 2, y - n / 2)
+        ring = 58 < r < 76 or 44 < r < 48 or (r < 16 and abs(x - n / 2) + abs(y - n / 2) < 20)
+        rows += bytes([200, 16, 16, 255]) if ring else bytes(4)
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", n, n, 8, 6, 0, 0, 0))
+open(sys.argv[1], "wb").write(png + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+URI="pkcs11:token=Kyso%20Org;object=org;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so"
+echo "org key=$URI cert=$fx/pki/org.pem chain=$fx/pki/sub.pem seal=$out/seal.png" \
+  "name=\"Sở Thông tin và Truyền thông Tỉnh Demo\" pin=file:$out/pin" >"$out/keys.table"
+echo "vanthu vanthu@sotttt.demo.gov.vn org" >"$out/signers.table"
 cat >"$out/kyso-milter.conf" <<CONF
 # the demo configuration: the province watches mail between its agencies
 Socket local:$out/milter.sock
@@ -39,6 +65,9 @@ ModeTable $out/modes.table
 Store file:$out/store
 NoticeFrom postmaster@sotttt.demo.gov.vn
 MTACommand /usr/sbin/sendmail -C $pf/etc
+# the organisation signature for the văn thư account "vanthu"
+KeyTable $out/keys.table
+SignerTable $out/signers.table
 CONF
 "$milter" -n -c "$out/kyso-milter.conf"
 "$milter" -f -c "$out/kyso-milter.conf" 2>"$out/milter.log" &
@@ -83,11 +112,13 @@ send "Công văn chưa ký số" vanthu@sotttt.demo.gov.vn "$fx/pdf/plain.pdf" a
 send "Công văn bị sửa sau khi ký" vanthu@sotttt.demo.gov.vn "$fx/pdf/attack/digest-mismatch.pdf"
 send "Công văn ký bằng chứng thư đã bị thu hồi" vanthu@sotttt.demo.gov.vn "$fx/pdf/cms-revoked.pdf"
 send "Đơn vị thí điểm (monitor): chưa ký" vanthu@pilot.demo.gov.vn "$fx/pdf/plain.pdf"
+send "Văn thư gửi công văn đã có chữ ký cá nhân (ký số cơ quan khi gửi)" \
+  vanthu@sotttt.demo.gov.vn "$fx/pdf/cms-personal.pdf" auth
 sleep 1
 
 echo
 echo "== headers on the mail delivered to tiepnhan@ubnd.demo.gov.vn"
-python3 - $(pf_wait_mail "$pf" tiepnhan@ubnd.demo.gov.vn 3 20) <<'PY'
+python3 - $(pf_wait_mail "$pf" tiepnhan@ubnd.demo.gov.vn 4 20) <<'PY'
 import sys, email, email.policy
 for path in sys.argv[1:]:
     m = email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
@@ -96,6 +127,23 @@ for path in sys.argv[1:]:
         if name.startswith("X-Kyso") or name == "Authentication-Results":
             print("   %s: %s" % (name, " ".join(str(value).split())))
 PY
+echo
+echo "== the document the văn thư sent, as delivered: signed by the person, then the organisation"
+signed=$(pf_wait_mail "$pf" tiepnhan@ubnd.demo.gov.vn 4 20 | tail -1)
+python3 - "$signed" "$out/signed.pdf" <<'PY'
+import sys, email, email.policy
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+for p in m.walk():
+    if p.get_filename() == "cong-van-so-45.pdf":
+        open(sys.argv[2], "wb").write(p.get_content())
+PY
+"${milter%-milter}" verify --trust-anchors "$fx/pki/anchors" \
+  --intermediates "$fx/pki/intermediates" --crl "$fx/pki/crl" "$out/signed.pdf" | sed 's/^/   /'
+pdftoppm -png -r 60 -f 1 -l 1 "$out/signed.pdf" "$out/signed-page" 2>/dev/null &&
+  echo "   first page, with the seal: $out/signed-page-1.png"
+echo "   audit: $(jq -c 'select(.event == "signed") | {account, key, document,
+  cert_serial, sha256_after: .sha256_after[0:16]}' "$out/store/audit.jsonl")"
+
 echo
 echo "== the notice the văn thư received (sent because the mail was refused)"
 note=$(pf_wait_mail "$pf" vanthu@sotttt.demo.gov.vn 1 20 | head -1)
