@@ -913,19 +913,14 @@ typedef struct ap_ctx {
     size_t errlen;
 } ap_ctx;
 
-/* ap_font_objects - the Type0 font, its CIDFontType2, descriptor, subset
- * font file and ToUnicode CMap for the glyphs of c->text.  0, or -1. */
-static int ap_font_objects(ap_ctx *c)
+/* ap_font_used - mark in USED the glyphs of c->text (and glyph 0), note
+ * in UNI the first code point each stands for, and make the subset tag
+ * ("ABCDEF+PostScriptName", from a hash of the glyphs) in TAGGED. */
+static void ap_font_used(ap_ctx *c, unsigned char *used, uint32_t *uni, char *tagged, size_t n)
 {
     const ttf_font *f = &c->font;
-    unsigned char *used = calloc(f->num_glyphs, 1);
-    uint32_t *uni = calloc(f->num_glyphs, sizeof *uni);
-    uint16_t *stack = malloc(f->num_glyphs * sizeof *stack);
-    kyso_buf sf = { 0 }, cm = { 0 }, *b;
-    int rc = -1;
-    if (used == NULL || uni == NULL || stack == NULL)
-        goto oom;
     uint32_t h = 2166136261u;
+    char ps[64];
     for (size_t i = 0; i < c->text.npara; i++)
         for (size_t j = 0; j < c->text.para[i].n; j++) {
             unsigned g = c->text.para[i].gid[j];
@@ -934,24 +929,20 @@ static int ap_font_objects(ap_ctx *c)
             used[g] = 1;
             h = (h ^ g) * 16777619u;
         }
-    char tagged[72], ps[64];
+    used[0] = 1;
     ttf_ps_name(f, ps);
     for (int i = 0; i < 6; i++, h /= 26)
         tagged[i] = (char)('A' + h % 26);
-    snprintf(tagged + 6, sizeof tagged - 6, "+%s", ps);
-    used[0] = 1;
-    if (ttf_close_composites(f, used, stack, c->err, c->errlen) < 0)
-        goto out;
-    if (ttf_subset(f, used, &sf) < 0)
-        goto oom;
+    snprintf(tagged + 6, n - 6, "+%s", ps);
+}
 
-    b = &c->body[OBJ_FILE];
-    char d[64];
-    snprintf(d, sizeof d, " /Length1 %zu", sf.len);
-    ap_stream(b, d, sf.p, sf.len, 1);
-
+/* ap_font_dicts - the FontDescriptor, the CIDFontType2 (with /W for the
+ * glyphs of UNI) and the Type0 font dictionaries. */
+static void ap_font_dicts(ap_ctx *c, const uint32_t *uni, const char *tagged)
+{
+    const ttf_font *f = &c->font;
     double k = 1000.0 / f->upem;
-    b = &c->body[OBJ_DESC];
+    kyso_buf *b = &c->body[OBJ_DESC];
     buf_printf(b, "<</Type /FontDescriptor /FontName /%s /Flags 4 /FontBBox [", tagged);
     for (int i = 0; i < 4; i++) {
         ap_num(b, f->bbox[i] * k);
@@ -977,7 +968,15 @@ static int ap_font_objects(ap_ctx *c)
     buf_printf(b, "<</Type /Font /Subtype /Type0 /BaseFont /%s /Encoding /Identity-H "
                "/DescendantFonts [%d 0 R] /ToUnicode %d 0 R>>", tagged, c->num[OBJ_CID],
                c->num[OBJ_TOUNI]);
+}
 
+/* ap_tounicode - the ToUnicode CMap stream mapping each glyph of UNI back
+ * to its code point, so that the text can be copied and searched.  0, or
+ * -1 when out of memory. */
+static int ap_tounicode(ap_ctx *c, const uint32_t *uni)
+{
+    const ttf_font *f = &c->font;
+    kyso_buf cm = { 0 };
     buf_printf(&cm, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
                "/CIDSystemInfo <</Registry (Adobe) /Ordering (UCS) /Supplement 0>> def\n"
                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
@@ -1001,7 +1000,34 @@ static int ap_font_objects(ap_ctx *c)
             buf_printf(&cm, "endbfchar\n");
     }
     buf_printf(&cm, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-    if (cm.oom || ap_stream(&c->body[OBJ_TOUNI], "", cm.p, cm.len, 1) < 0)
+    int rc = cm.oom || ap_stream(&c->body[OBJ_TOUNI], "", cm.p, cm.len, 1) < 0 ? -1 : 0;
+    buf_free(&cm);
+    return rc;
+}
+
+/* ap_font_objects - the Type0 font, its CIDFontType2, descriptor, subset
+ * font file and ToUnicode CMap for the glyphs of c->text.  0, or -1 with
+ * c->err (out of memory, a composite glyph that cannot be followed). */
+static int ap_font_objects(ap_ctx *c)
+{
+    const ttf_font *f = &c->font;
+    unsigned char *used = calloc(f->num_glyphs, 1);
+    uint32_t *uni = calloc(f->num_glyphs, sizeof *uni);
+    uint16_t *stack = malloc(f->num_glyphs * sizeof *stack);
+    kyso_buf sf = { 0 };
+    char tagged[72], d[64];
+    int rc = -1;
+    if (used == NULL || uni == NULL || stack == NULL)
+        goto oom;
+    ap_font_used(c, used, uni, tagged, sizeof tagged);
+    if (ttf_close_composites(f, used, stack, c->err, c->errlen) < 0)
+        goto out;
+    if (ttf_subset(f, used, &sf) < 0)
+        goto oom;
+    snprintf(d, sizeof d, " /Length1 %zu", sf.len);
+    ap_stream(&c->body[OBJ_FILE], d, sf.p, sf.len, 1);
+    ap_font_dicts(c, uni, tagged);
+    if (ap_tounicode(c, uni) < 0)
         goto oom;
     rc = 0;
     goto out;
@@ -1012,7 +1038,6 @@ out:
     free(uni);
     free(stack);
     buf_free(&sf);
-    buf_free(&cm);
     return rc;
 }
 
