@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """send.py - a small threaded SMTP sender for bench/mailpath/run.sh.
 
-    send.py --port P [--host 127.0.0.1] --from ADDR --to ADDR
-            --count N --concurrency C [--first F] FILE...
+    send.py --port P [--host 127.0.0.1] [--user U --password PW]
+            --from ADDR --to ADDR --count N --concurrency C [--first F] FILE...
 
 Sends N messages over C parallel sessions, one SMTP connection per message
 (as smtp-source does without -d); message i (0..N-1) is FILE[(F + i) %
@@ -10,7 +10,9 @@ number of FILEs], so several different files can alternate, which
 smtp-source (one -F file per run) cannot do, and successive calls can go on
 where the last one stopped (F, default 0). Each file is read once, its LF line ends turned into
 CRLF and its lines dot-stuffed in advance, so the sender costs little CPU
-per message.
+per message.  With --user and --password each session authenticates
+with AUTH PLAIN first, as a records clerk's mail client does on the
+submission port (bench/sign).
 
 It must never retry, never go on after a refusal and never alter a file
 beyond SMTP's CRLF and dot-stuffing. Standard library only. Exit 0 when
@@ -19,6 +21,7 @@ when one did not or the connection failed; 64 on a usage error.
 """
 
 import argparse
+import base64
 import socket
 import sys
 import threading
@@ -54,7 +57,7 @@ class Session:
                 self.buf += chunk
             line, self.buf = self.buf.split(b"\r\n", 1)
             if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), line.decode("ascii", "replace")
+                return int(line[:3]), line.decode("utf-8", "replace")
 
     def cmd(self, data, want):
         """Send data (bytes), read the reply; raise RuntimeError unless its
@@ -80,6 +83,8 @@ def send_one(args, payload):
     try:
         s.cmd(b"", 2)
         s.cmd(b"EHLO bench.kyso.test\r\n", 2)
+        if args.auth:
+            s.cmd(b"AUTH PLAIN " + args.auth + b"\r\n", 2)
         s.cmd(b"MAIL FROM:<%s>\r\n" % args.sender.encode(), 2)
         s.cmd(b"RCPT TO:<%s>\r\n" % args.rcpt.encode(), 2)
         s.cmd(b"DATA\r\n", 3)
@@ -116,11 +121,17 @@ def main():
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--first", type=int, default=0)
+    p.add_argument("--user")
+    p.add_argument("--password")
     p.add_argument("files", nargs="+")
     try:
         args = p.parse_args()
     except SystemExit as e:
         return 64 if e.code else 0
+    args.auth = None
+    if args.user is not None:
+        plain = b"\0" + args.user.encode() + b"\0" + (args.password or "").encode()
+        args.auth = base64.b64encode(plain)
     try:
         payloads = [encode(f) for f in args.files]
     except OSError as e:
