@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <png.h>
 #include <zlib.h>
+#include <openssl/sha.h>
 #include "appearance.h"
 #include "buf.h"
 
@@ -709,9 +711,9 @@ static void ap_num(kyso_buf *b, double v)
         buf_printf(b, "%s%lld.%02lld", sign, r / 100, r % 100);
 }
 
-/* ap_deflate - zlib-compress LEN bytes of P into a new buffer (*OUT, *OLEN).
- * 0, or -1 when out of memory. */
-static int ap_deflate(const void *p, size_t len, unsigned char **out, size_t *olen)
+/* ap_compress - zlib-compress LEN bytes of P into a new buffer (*OUT,
+ * *OLEN).  0, or -1 when out of memory. */
+static int ap_compress(const void *p, size_t len, unsigned char **out, size_t *olen)
 {
     if (len > ULONG_MAX / 2)
         return -1;
@@ -725,6 +727,80 @@ static int ap_deflate(const void *p, size_t len, unsigned char **out, size_t *ol
     }
     *out = z;
     *olen = n;
+    return 0;
+}
+
+/*
+ * The same seal image and, for one organisation name, the same font subset
+ * are compressed for every document signed: the last AP_ZCACHE results of
+ * inputs of at least AP_ZCACHE_MIN bytes are kept, keyed by the SHA-256 of
+ * the input.  Process-wide, guarded by a mutex; entries are never freed
+ * while the process runs (a handful of small buffers).
+ */
+#define AP_ZCACHE 8
+#define AP_ZCACHE_MIN 4096
+static pthread_mutex_t ap_zlock = PTHREAD_MUTEX_INITIALIZER;
+static struct { unsigned char key[32]; size_t len, zlen; unsigned char *z; unsigned long used; }
+    ap_zcache[AP_ZCACHE];
+static unsigned long ap_zclock;
+
+/* ap_zcache_get - a copy of the cached compression of KEY (input LEN
+ * bytes) into *OUT and *OLEN: 1; 0 when not cached (or out of memory). */
+static int ap_zcache_get(const unsigned char key[32], size_t len, unsigned char **out,
+                         size_t *olen)
+{
+    int hit = 0;
+    pthread_mutex_lock(&ap_zlock);
+    for (int i = 0; i < AP_ZCACHE && !hit; i++) {
+        if (ap_zcache[i].z == NULL || ap_zcache[i].len != len ||
+            memcmp(ap_zcache[i].key, key, 32) != 0)
+            continue;
+        if ((*out = malloc(ap_zcache[i].zlen)) != NULL) {
+            memcpy(*out, ap_zcache[i].z, ap_zcache[i].zlen);
+            *olen = ap_zcache[i].zlen;
+            ap_zcache[i].used = ++ap_zclock;
+            hit = 1;
+        }
+    }
+    pthread_mutex_unlock(&ap_zlock);
+    return hit;
+}
+
+/* ap_zcache_put - remember Z (ZLEN bytes) as the compression of KEY,
+ * replacing the least recently used entry.  Nothing when out of memory. */
+static void ap_zcache_put(const unsigned char key[32], size_t len, const unsigned char *z,
+                          size_t zlen)
+{
+    unsigned char *copy = malloc(zlen);
+    if (copy == NULL)
+        return;
+    memcpy(copy, z, zlen);
+    pthread_mutex_lock(&ap_zlock);
+    int victim = 0;
+    for (int i = 1; i < AP_ZCACHE; i++)
+        if (ap_zcache[i].used < ap_zcache[victim].used)
+            victim = i;
+    free(ap_zcache[victim].z);
+    memcpy(ap_zcache[victim].key, key, 32);
+    ap_zcache[victim].len = len;
+    ap_zcache[victim].z = copy;
+    ap_zcache[victim].zlen = zlen;
+    ap_zcache[victim].used = ++ap_zclock;
+    pthread_mutex_unlock(&ap_zlock);
+}
+
+/* ap_deflate - ap_compress, answered from the cache for inputs seen
+ * before.  0, or -1 when out of memory. */
+static int ap_deflate(const void *p, size_t len, unsigned char **out, size_t *olen)
+{
+    unsigned char key[32];
+    int cacheable = len >= AP_ZCACHE_MIN && SHA256(p, len, key) != NULL;
+    if (cacheable && ap_zcache_get(key, len, out, olen))
+        return 0;
+    if (ap_compress(p, len, out, olen) < 0)
+        return -1;
+    if (cacheable)
+        ap_zcache_put(key, len, *out, *olen);
     return 0;
 }
 
@@ -930,6 +1006,14 @@ static void ap_font_used(ap_ctx *c, unsigned char *used, uint32_t *uni, char *ta
             h = (h ^ g) * 16777619u;
         }
     used[0] = 1;
+    /* the time changes with every signature: keep its characters in every
+     * subset, so that the subset of one organisation is always the same
+     * bytes (and its compression is cached, see ap_deflate) */
+    for (const char *k = "0123456789/:+-. "; *k; k++) {
+        unsigned g = ttf_glyph_of(f, (uint32_t)(unsigned char)*k);
+        if (g)
+            used[g] = 1;
+    }
     ttf_ps_name(f, ps);
     for (int i = 0; i < 6; i++, h /= 26)
         tagged[i] = (char)('A' + h % 26);

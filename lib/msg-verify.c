@@ -39,16 +39,23 @@ static void msgv_match_pending(struct msgv *m);
 
 /* msgv_may_pair - could the message in BUF hold a detached X.p7s?  Only
  * then are named parts copied for pairing (a copy of every attachment
- * costs memory and time).  Looks for ".p7s" or "pkcs7-signature" in their
- * usual cases; a signature named some other way is then checked without
- * its file and found malformed: refused, never passed. */
+ * costs memory and time).  Looks for ".p7s" or "pkcs7-signature" in any
+ * case, in one pass: memchr finds each '7' (both marks have one) and the
+ * bytes around it are compared; a signature named some other way is then
+ * checked without its file and found malformed: refused, never passed. */
 static int msgv_may_pair(const unsigned char *buf, size_t len)
 {
-    static const char *const marks[] = {".p7s", ".P7S", ".P7s", ".p7S", "pkcs7-signature",
-                                        "PKCS7-SIGNATURE", "Pkcs7-Signature"};
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
-        if (memmem(buf, len, marks[i], strlen(marks[i])) != NULL)
+    const unsigned char *p = buf, *end = buf + len;
+    while ((p = memchr(p, '7', (size_t)(end - p))) != NULL) {
+        size_t i = (size_t)(p - buf);
+        if (i >= 2 && i + 1 < len && buf[i - 2] == '.' && (buf[i - 1] | 0x20) == 'p' &&
+            (buf[i + 1] | 0x20) == 's')
             return 1;
+        if (i >= 4 && i + 10 < len && strncasecmp((const char *)buf + i - 4, "pkcs", 4) == 0 &&
+            strncasecmp((const char *)buf + i + 1, "-signature", 10) == 0)
+            return 1;
+        p++;
+    }
     return 0;
 }
 
