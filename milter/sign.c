@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include "buf.h"
 #include "logmsg.h"
 #include "mime-walk.h"
 #include "sign.h"
@@ -28,6 +30,16 @@ struct sign_walk {
     const char *ref;
     GPtrArray *pdfs;            /* GMimePart * to sign */
     GMimeObject *top;
+    struct sign_edit *edits;    /* the signed documents, not yet in the message */
+    size_t nedits;
+};
+
+/* One signed document waiting to replace its part's content. */
+struct sign_edit {
+    GMimePart *part;
+    unsigned char *pdf;
+    size_t len;
+    size_t start, end;          /* its base64 in the original message, when known */
 };
 
 /* part_is_pdf - is P a PDF document by type or name? */
@@ -211,13 +223,107 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
               out->why, ba->data, ba->len, NULL, 0);
     } else {
         audit(w, "signed", out->doc, NULL, ba->data, ba->len, signed_pdf, slen);
-        replace_content(p, signed_pdf, slen);
-        out->nsigned++;
-        if (GMIME_OBJECT(p) == w->top)
-            out->top_cte = 1;
+        struct sign_edit *e = realloc(w->edits, (w->nedits + 1) * sizeof *e);
+        if (e == NULL) {
+            free(signed_pdf);
+            out->state = MSIGN_TEMPFAIL;
+            snprintf(out->why, sizeof out->why, "out of memory");
+            rc = TOKEN_ECONFIG;
+        } else {
+            w->edits = e;
+            e[w->nedits++] = (struct sign_edit){ p, signed_pdf, slen, 0, 0 };
+            out->nsigned++;
+        }
     }
     g_byte_array_free(ba, TRUE);
     return rc == TOKEN_OK ? 0 : -1;
+}
+
+/* edit_span - where E's part keeps its base64 in the original message
+ * BUF (LEN bytes): the bounds of the parser's substream.  0, or -1 when
+ * the part is not base64 or its bytes are not where the bounds say. */
+static int edit_span(struct sign_edit *e, const unsigned char *buf, size_t len)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(e->part);
+    GMimeStream *st = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
+    if (st == NULL || g_mime_data_wrapper_get_encoding(dw) != GMIME_CONTENT_ENCODING_BASE64 ||
+        st->bound_start < 0 || st->bound_end <= st->bound_start || (size_t)st->bound_end > len)
+        return -1;
+    e->start = (size_t)st->bound_start;
+    e->end = (size_t)st->bound_end;
+    for (size_t i = e->start; i < e->end; i++)
+        if (!g_ascii_isalnum(buf[i]) && !strchr("+/=\r\n \t", buf[i]))
+            return -1;
+    return 0;
+}
+
+/* edit_cmp - order edits by where they start. */
+static int edit_cmp(const void *a, const void *b)
+{
+    const struct sign_edit *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* append_base64 - N bytes of P as base64 lines of 76 characters, CRLF
+ * between them, and after the last when FINAL_CRLF. */
+static void append_base64(kyso_buf *o, const unsigned char *p, size_t n, int final_crlf)
+{
+    unsigned char line[80];
+    for (size_t i = 0; i < n; i += 57) {
+        int k = EVP_EncodeBlock(line, p + i, (int)(n - i < 57 ? n - i : 57));
+        buf_append(o, line, (size_t)k);
+        if (i + 57 < n || final_crlf)
+            buf_append(o, "\r\n", 2);
+    }
+}
+
+/*
+ * splice_message - the signed message as the original bytes of BUF with
+ * only the signed parts' base64 replaced, into OUT: the rest of the
+ * message stays byte for byte, and nothing is parsed or encoded again.
+ * 0, or -1 when a part's place is not known for sure (then the caller
+ * rewrites the message with GMime).
+ */
+static int splice_message(struct sign_walk *w, const unsigned char *buf, size_t len, msign *out)
+{
+    kyso_buf o = { 0 };
+    size_t at = 0;
+    for (size_t i = 0; i < w->nedits; i++)
+        if (edit_span(&w->edits[i], buf, len) != 0)
+            return -1;
+    qsort(w->edits, w->nedits, sizeof *w->edits, edit_cmp);
+    for (size_t i = 0; i < w->nedits; i++) {
+        struct sign_edit *e = &w->edits[i];
+        if (e->start < at) {
+            buf_free(&o);
+            return -1;
+        }
+        buf_append(&o, buf + at, e->start - at);
+        append_base64(&o, e->pdf, e->len, buf[e->end - 1] == '\n');
+        at = e->end;
+    }
+    buf_append(&o, buf + at, len - at);
+    const unsigned char *end = o.oom ? NULL : memmem(o.p, o.len, "\r\n\r\n", 4);
+    if (end == NULL || (size_t)(end - (unsigned char *)o.p) + 4 > w->edits[0].start) {
+        buf_free(&o);
+        return -1;
+    }
+    out->body_off = (size_t)(end - (unsigned char *)o.p) + 4;
+    out->len = o.len;
+    out->msg = (unsigned char *)buf_steal(&o);
+    return out->msg ? 0 : -1;
+}
+
+/* apply_edits - put the signed documents into the parsed message (which
+ * then owns them), for write_message. */
+static void apply_edits(struct sign_walk *w, msign *out)
+{
+    for (size_t i = 0; i < w->nedits; i++) {
+        replace_content(w->edits[i].part, w->edits[i].pdf, w->edits[i].len);
+        w->edits[i].pdf = NULL;
+        if (GMIME_OBJECT(w->edits[i].part) == w->top)
+            out->top_cte = 1;
+    }
 }
 
 /* write_message - MSG serialised with CRLF line ends into OUT. */
@@ -351,11 +457,17 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
     if (!failed && out->nsigned > 0) {
         out->state = MSIGN_SIGNED;
         out->doc[0] = '\0';
-        if (write_message(msg, out) != 0) {
-            out->state = MSIGN_TEMPFAIL;
-            snprintf(out->why, sizeof out->why, "out of memory writing the signed message");
+        if (splice_message(&w, buf, len, out) != 0) {
+            apply_edits(&w, out);
+            if (write_message(msg, out) != 0) {
+                out->state = MSIGN_TEMPFAIL;
+                snprintf(out->why, sizeof out->why, "out of memory writing the signed message");
+            }
         }
     }
+    for (size_t i = 0; i < w.nedits; i++)
+        free(w.edits[i].pdf);
+    free(w.edits);
     g_ptr_array_free(w.pdfs, TRUE);
     g_object_unref(msg);
     if (!failed && w.key->smime && out->state != MSIGN_TEMPFAIL)
