@@ -51,7 +51,8 @@ static int msgv_may_pair(const unsigned char *buf, size_t len)
         if (i >= 2 && i + 1 < len && buf[i - 2] == '.' && (buf[i - 1] | 0x20) == 'p' &&
             (buf[i + 1] | 0x20) == 's')
             return 1;
-        if (i >= 4 && i + 10 < len && strncasecmp((const char *)buf + i - 4, "pkcs", 4) == 0 &&
+        if (i >= 4 && i + 10 < len && buf[i + 1] == '-' && (buf[i - 4] | 0x20) == 'p' &&
+            strncasecmp((const char *)buf + i - 4, "pkcs", 4) == 0 &&
             strncasecmp((const char *)buf + i + 1, "-signature", 10) == 0)
             return 1;
         p++;
