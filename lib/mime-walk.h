@@ -58,6 +58,13 @@ int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t le
 int mime_find_first_part(const unsigned char *buf, size_t len,
                          const char *boundary, size_t *off, size_t *plen);
 
+/* mime_b64_decode - decode N bytes of base64 in its plain form (the
+ * alphabet in lines ended by CR LF or LF, '=' padding only at the end)
+ * into OUT, which has room for N / 4 * 3 + 3 bytes; *outlen is set.  0, or
+ * -1 for anything else (a stray byte, data after the padding, a group cut
+ * short): callers then use a lenient decoder. */
+int mime_b64_decode(const unsigned char *in, size_t n, unsigned char *out, size_t *outlen);
+
 /* mime_init_once - initialise GMime once per process (thread-safe). */
 void mime_init_once(void);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/cms.h>
+#include <openssl/evp.h>
 #include "mime-walk.h"
 #include "pki.h"
 #include "trust.h"
@@ -545,6 +546,58 @@ static void test_smime(kyso_verifier *v)
     EVP_PKEY_free(key);
 }
 
+/* b64_lines - DATA (N bytes) as base64 by OpenSSL, in lines of WIDTH
+ * characters (a multiple of 4 or not) ended by EOL; malloc'd. */
+static char *b64_lines(const unsigned char *data, size_t n, size_t width, const char *eol)
+{
+    size_t enc = 4 * ((n + 2) / 3);
+    char *flat = malloc(enc + 1), *out = malloc(enc + (enc / width + 2) * 2 + 1);
+    EVP_EncodeBlock((unsigned char *)flat, data, (int)n);
+    size_t o = 0;
+    for (size_t i = 0; i < enc; i += width) {
+        size_t k = enc - i < width ? enc - i : width;
+        memcpy(out + o, flat + i, k);
+        o += k;
+        o += (size_t)sprintf(out + o, "%s", eol);
+    }
+    out[o] = '\0';
+    free(flat);
+    return out;
+}
+
+/* test_b64 - the fast decoder gives back exactly what OpenSSL encoded, for
+ * every length mod 3, lines of 76 and of odd widths, CRLF and LF; and it
+ * refuses what only a lenient decoder should take. */
+static void test_b64(void)
+{
+    unsigned char data[3000], out[4100];
+    size_t outlen;
+    int same = 1, tried = 0;
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 131 + (i >> 3));
+    static const size_t widths[] = { 76, 64, 73, 1 };
+    for (size_t n = 0; n < 40; n++)
+        for (size_t w = 0; w < 4; w++)
+            for (int crlf = 0; crlf < 2; crlf++) {
+                size_t len = n < 30 ? n : 2990 + n - 30;
+                char *e = b64_lines(data, len, widths[w], crlf ? "\r\n" : "\n");
+                int rc = mime_b64_decode((unsigned char *)e, strlen(e), out, &outlen);
+                same &= rc == 0 && outlen == len && memcmp(out, data, len) == 0;
+                tried++;
+                free(e);
+            }
+    ok(same, "base64: %d encodings (lengths, line widths, CRLF and LF) decode to the bytes", tried);
+    static const char *const bad[] = { "QUJD*REVG", "QUJDREVG=QUJD", "QUJDRA", "QUJDR===x",
+                                       "QQ=\r\nQQ==" };
+    int refused = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        refused &= mime_b64_decode((const unsigned char *)bad[i], strlen(bad[i]), out,
+                                   &outlen) == -1;
+    ok(refused, "base64: a stray byte, data after '=', a group cut short: left to GMime");
+    ok(mime_b64_decode((const unsigned char *)"QUI=\r\n", 6, out, &outlen) == 0 &&
+       outlen == 2 && memcmp(out, "AB", 2) == 0, "base64: one '=' of padding");
+}
+
 int main(void)
 {
     kyso_verifier v;
@@ -561,6 +614,7 @@ int main(void)
     test_msg_verify(&v);
     test_forwarded_smime(&v);
     test_smime(&v);
+    test_b64();
     verifier_free(&v);
     return tap_done();
 }
