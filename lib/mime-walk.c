@@ -13,6 +13,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,10 +427,17 @@ static int walk_object(walk_state *st, GMimeObject *obj, const char *path,
 
 /* mime_parse - GMime's reading of BUF as a message (ENTITY == 0) or as a
  * MIME entity (ENTITY != 0), or NULL when it is none; a message must have
- * at least one header field.  Caller unrefs. */
-static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity)
+ * at least one header field.  GMime reads BUF in place, through *WRAP (a
+ * GByteArray that does not own it): after unreffing the object, the caller
+ * releases *WRAP with mime_unwrap.  Caller unrefs. */
+static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity,
+                               GByteArray **wrap)
 {
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer((const char *)buf, len);
+    /* no copy of the message: GMime only ever reads this buffer, and the
+     * stream, not owning it, never frees it */
+    *wrap = g_byte_array_new_take((guint8 *)(uintptr_t)buf, len);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(*wrap);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeObject *obj = entity ? g_mime_parser_construct_part(parser, NULL)
                               : (GMimeObject *)g_mime_parser_construct_message(parser, NULL);
@@ -444,6 +452,12 @@ static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity)
     return obj;
 }
 
+/* mime_unwrap - free the wrapper mime_parse made, not the bytes. */
+static void mime_unwrap(GByteArray *wrap)
+{
+    (void)g_byte_array_free(wrap, FALSE);
+}
+
 int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
               mime_part_fn fn, void *arg, kyso_reason *why,
               char *detail, size_t dlen)
@@ -451,6 +465,7 @@ int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
     walk_state st = {.v = v, .fn = fn, .arg = arg, .raw = buf, .rawlen = len,
                      .why = why, .detail = detail, .dlen = dlen};
     GMimeObject *msg;
+    GByteArray *wrap = NULL;
     int rc;
 
     if (len > v->lim.max_message_size)
@@ -458,12 +473,16 @@ int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,
                          "message of %zu bytes is larger than %zu bytes (limit MaxMessageSize)",
                          len, v->lim.max_message_size);
     mime_init_once();
-    if (buf == NULL || len == 0 || (msg = mime_parse(buf, len, 0)) == NULL)
+    if (buf == NULL || len == 0 || (msg = mime_parse(buf, len, 0, &wrap)) == NULL) {
+        if (wrap)
+            mime_unwrap(wrap);
         return walk_fail(&st, REASON_MALFORMED, "not an RFC 5322 message: no header fields");
+    }
     st.from = mime_first_mailbox(g_mime_message_get_from(GMIME_MESSAGE(msg)));
     st.subject = g_mime_message_get_subject(GMIME_MESSAGE(msg));
     rc = walk_object(&st, g_mime_message_get_mime_part(GMIME_MESSAGE(msg)), "", 0, NULL);
     g_object_unref(msg);
+    mime_unwrap(wrap);
     return rc;
 }
 
@@ -474,6 +493,7 @@ int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t le
     walk_state st = {.v = v, .fn = fn, .arg = arg, .raw = buf, .rawlen = len,
                      .from = from, .why = why, .detail = detail, .dlen = dlen};
     GMimeObject *ent;
+    GByteArray *wrap = NULL;
     int rc;
 
     if (len > v->lim.max_message_size)
@@ -481,10 +501,14 @@ int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t le
                          "MIME entity of %zu bytes is larger than %zu bytes (limit MaxMessageSize)",
                          len, v->lim.max_message_size);
     mime_init_once();
-    if (buf == NULL || len == 0 || (ent = mime_parse(buf, len, 1)) == NULL)
+    if (buf == NULL || len == 0 || (ent = mime_parse(buf, len, 1, &wrap)) == NULL) {
+        if (wrap)
+            mime_unwrap(wrap);
         return walk_fail(&st, REASON_MALFORMED, "signed content is not a MIME entity");
+    }
     rc = walk_object(&st, ent, "", depth, NULL);
     g_object_unref(ent);
+    mime_unwrap(wrap);
     return rc;
 }
 
