@@ -51,6 +51,7 @@ def mail(name, frm, src, fn):
 mail("personal", "vanthu@sotttt.demo.gov.vn", "cms-personal.pdf", "cong-van-12.pdf")
 mail("other-from", "khac@sotttt.demo.gov.vn", "cms-personal.pdf", "cong-van-12.pdf")
 mail("plain", "vanthu@sotttt.demo.gov.vn", "plain.pdf", "chua-ky.pdf")
+mail("ours", "vanthu@sotttt.demo.gov.vn", "cms-org.pdf", "da-dong-dau.pdf")
 PY
 
 # the token, its PIN file, the tables
@@ -194,6 +195,15 @@ jq -s -e '[.[] | select(.event == "sign_refused" and .account == "vanthu")] | le
   (.[0].why | test("From address not allowed"))' "$audit" >/dev/null 2>&1 &&
   [ "$(nsigned)" = "$before" ]
 ok $? "vanthu as khac@: audit sign_refused \"From address not allowed\", no signed record"
+
+# 3b. a PDF that already carries this organisation's valid signature is
+# left alone: delivered byte for byte, no second signature
+before=$(nsigned)
+r=$(send_mail "$base/mail/ours.eml" "$sub" "$VT" nhan7@ubnd.demo.gov.vn auth)
+got=$(pf_wait_mail "$pf" nhan7@ubnd.demo.gov.vn 1 20 2>/dev/null | head -1)
+[ -n "$got" ] && pdf_of "$got" da-dong-dau.pdf "$base/got/ours.pdf" &&
+  cmp -s "$base/got/ours.pdf" "$fx/pdf/cms-org.pdf" && [ "$(nsigned)" = "$before" ]
+ok $? "a PDF already signed by this organisation: delivered as it was, not signed twice ($r)"
 
 # 4. personal-first: a PDF without a personal signature is refused, with a notice
 r=$(send_mail "$base/mail/plain.eml" "$sub" "$VT" nhan4@ubnd.demo.gov.vn auth)
