@@ -5,6 +5,8 @@
  * only key is the certificate's public one; the signed attributes are
  * added, DER-encoded and signed by us, which also keeps out the
  * signingTime attribute that CMS_final would add (PAdES B-B forbids it).
+ * A signature time-stamp (PAdES B-T) is asked for over the finished
+ * signature value and added as an unsigned attribute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <openssl/rsa.h>
 #include "cms-sign.h"
 #include "token.h"
+#include "tsa.h"
 
 /* ossl_fail - put WHAT and OpenSSL's first queued error into ERR. */
 static int ossl_fail(char *err, size_t errlen, const char *what)
@@ -185,6 +188,25 @@ static int sign_attributes(const cms_signer *s, CMS_SignerInfo *si, char *err, s
     return rc;
 }
 
+/* add_timestamp - a token from S->tsa over SI's signature value, as the
+ * unsigned attribute id-aa-signatureTimeStampToken (RFC 3161 appendix A).
+ * TOKEN_OK, TOKEN_ETEMP with the TSA's reason, or TOKEN_ECONFIG. */
+static int add_timestamp(const cms_signer *s, CMS_SignerInfo *si, char *err, size_t errlen)
+{
+    ASN1_OCTET_STRING *val = CMS_SignerInfo_get0_signature(si);
+    unsigned char *tok = NULL;
+    size_t toklen = 0;
+    if (val == NULL)
+        return ossl_fail(err, errlen, "no signature value to time-stamp");
+    if (tsa_stamp(s->tsa, ASN1_STRING_get0_data(val), (size_t)ASN1_STRING_length(val),
+                  &tok, &toklen, err, errlen) != 0)
+        return TOKEN_ETEMP;
+    int ok = CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken,
+                                           V_ASN1_SEQUENCE, tok, (int)toklen);
+    free(tok);
+    return ok ? TOKEN_OK : ossl_fail(err, errlen, "adding the signature time-stamp");
+}
+
 int cms_sign_detached(const cms_signer *s, const kyso_span *spans, size_t nspans,
                       unsigned flags, unsigned char **der, size_t *derlen,
                       char *err, size_t errlen)
@@ -211,6 +233,8 @@ int cms_sign_detached(const cms_signer *s, const kyso_span *spans, size_t nspans
         goto out;
     }
     rc = sign_attributes(s, si, err, errlen);
+    if (rc == TOKEN_OK && s->tsa != NULL && !(flags & CMSS_SMIME))
+        rc = add_timestamp(s, si, err, errlen);
     if (rc != TOKEN_OK)
         goto out;
     int n = i2d_CMS_ContentInfo(cms, &out);
@@ -238,5 +262,7 @@ size_t cms_sign_size_bound(const cms_signer *s)
     for (int i = 0; s->chain && i < sk_X509_num(s->chain); i++)
         n += (size_t)i2d_X509(sk_X509_value(s->chain, i), NULL);
     n += 2 * (size_t)EVP_PKEY_get_size(X509_get0_pubkey(s->cert));
+    if (s->tsa != NULL)
+        n += TSA_TOKEN_MAX + 64;    /* the token and its attribute */
     return n + 2048;            /* attributes, names, algorithm identifiers */
 }

@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 #include "cms.h"
 
+struct tsa_conf;
+
 /* cms_sign_fn - sign TBS with the organisation key (SHA-256 inside);
  * returns a TOKEN_* code (token.h) with a reason in ERR on failure. */
 typedef int (*cms_sign_fn)(void *ctx, int pss, const unsigned char *tbs, size_t len,
@@ -23,6 +25,8 @@ typedef struct cms_signer {
     int pss;                    /* RSASSA-PSS instead of PKCS#1 v1.5 */
     cms_sign_fn sign;
     void *ctx;
+    const struct tsa_conf *tsa; /* ask this TSA for a signature time-stamp (PAdES
+                                 * B-T), or NULL */
 } cms_signer;
 
 /* Flags for cms_sign_detached. */
@@ -33,16 +37,22 @@ typedef struct cms_signer {
  * SPANS, SHA-256: signed attributes content-type, message-digest and ESS
  * signing-certificate-v2 (CAdES), and no signingTime (PAdES B-B keeps the
  * time in the PDF's /M) unless CMSS_SMIME.  Certificates: CERT and the
- * whole chain.  On TOKEN_OK *der (malloc'd) and *derlen hold the
- * ContentInfo; otherwise the signing function's TOKEN_* code, or
- * TOKEN_ECONFIG for an OpenSSL failure, with the reason in ERR.
+ * whole chain.  With S->tsa (PDF only: ignored with CMSS_SMIME), the
+ * SignerInfo also gets the unsigned
+ * attribute id-aa-signatureTimeStampToken: a token from that TSA over the
+ * signature value (tsa_stamp, verified before use); when the TSA fails the
+ * signature is not made: TOKEN_ETEMP with the TSA's reason (retry later).
+ * On TOKEN_OK *der (malloc'd) and *derlen hold the ContentInfo; otherwise
+ * the signing function's TOKEN_* code, or TOKEN_ECONFIG for an OpenSSL
+ * failure, with the reason in ERR.
  */
 int cms_sign_detached(const cms_signer *s, const kyso_span *spans, size_t nspans,
                       unsigned flags, unsigned char **der, size_t *derlen,
                       char *err, size_t errlen);
 
 /* cms_sign_size_bound - an upper bound of the DER size cms_sign_detached
- * produces for S, for sizing a PDF /Contents placeholder. */
+ * produces for S (a time-stamp token included when S->tsa), for sizing a
+ * PDF /Contents placeholder. */
 size_t cms_sign_size_bound(const cms_signer *s);
 
 #endif

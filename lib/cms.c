@@ -8,6 +8,11 @@
  * and do the key usage, EKU, algorithm and trust checks with our own code
  * (trust.c), never with OpenSSL's S/MIME purpose.
  *
+ * A signature time-stamp (RFC 3161 appendix A) gives the proof-of-existence
+ * time at which the signer certificate is judged; validation data embedded
+ * in the CMS (RFC 5940, adbe-revocationInfoArchival) is handed, with the
+ * document's, to trust_check_cert_ex, which uses it only when it verifies.
+ *
  * Must never: print, trust a size or count found inside the data, accept a
  * signature without signed attributes, or let a certificate that came with
  * the signature act as a trust anchor.
@@ -28,6 +33,7 @@
 
 #include "cert-class.h"
 #include "cms.h"
+#include "revocation.h"
 #include "trust.h"
 #include "verifier.h"
 
@@ -38,8 +44,18 @@ typedef struct cms_job {
     const kyso_span *spans;         /* what the signature covers */
     size_t nspans;
     int tsa;                        /* a time-stamp token: crypto -> TIMESTAMP_INVALID */
+    const cms_verify_opts *o;       /* from the container, or NULL */
+    kyso_revdata own;               /* validation data found in this CMS */
+    time_t ts_gen;                  /* current signer: earliest valid time-stamp, or 0 */
+    time_t poe;                     /* current signer: the time it was checked at, or 0 */
+    char warn[256];                 /* current signer: a warning, or "" */
     char detail[512];
 } cms_job;
+
+#define CMS_REV_MAX 200             /* embedded OCSP responses + CRLs kept per CMS */
+
+/* id-ri-ocsp-response (RFC 5940), content octets of the OID */
+static const unsigned char cms_oid_ri_ocsp[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x10, 0x02 };
 
 /* cms_fail - format the job's detail line and return R. */
 static kyso_reason cms_fail(cms_job *j, kyso_reason r, const char *fmt, ...)
@@ -63,6 +79,130 @@ static const char *cms_ssl_error(const char *fallback)
 
     ERR_clear_error();
     return s ? s : fallback;
+}
+
+/* One DER TLV: the whole of it and its contents. */
+typedef struct der_tlv {
+    const unsigned char *tlv, *c;
+    long tlvlen, clen;
+    int tag, cls;
+} der_tlv;
+
+/* der_read - the TLV at *p (before END) into T, *p moved past it.  0, or
+ * -1 when malformed, running past END or of indefinite length (BER: we
+ * then simply find no embedded data). */
+static int der_read(const unsigned char **p, const unsigned char *end, der_tlv *t)
+{
+    const unsigned char *q = *p;
+    int r;
+
+    if (*p >= end)
+        return -1;
+    r = ASN1_get_object(&q, &t->clen, &t->tag, &t->cls, end - *p);
+    if ((r & 0x80) || (r & 0x01)) {
+        ERR_clear_error();
+        return -1;
+    }
+    t->tlv = *p;
+    t->c = q;
+    t->tlvlen = (long)(q - *p) + t->clen;
+    *p = q + t->clen;
+    return 0;
+}
+
+/* cms_keep_rev - keep a copy of T (an OCSPResponse when IS_OCSP, else a
+ * CertificateList) as validation data found in the CMS; silently dropped
+ * past CMS_REV_MAX or when out of memory (it is only a help). */
+static void cms_keep_rev(cms_job *j, int is_ocsp, const der_tlv *t)
+{
+    if (t->tag != V_ASN1_SEQUENCE || t->cls != V_ASN1_UNIVERSAL
+        || j->own.nocsp + j->own.ncrls >= CMS_REV_MAX)
+        return;
+    revdata_add(&j->own, is_ocsp, t->tlv, (size_t)t->tlvlen);
+}
+
+/* cms_collect_choices - the RevocationInfoChoices of SignedData (contents
+ * P..END of [1]): CertificateList, or [1] OtherRevocationInfoFormat with
+ * id-ri-ocsp-response (RFC 5940); other formats are ignored. */
+static void cms_collect_choices(cms_job *j, const unsigned char *p, const unsigned char *end)
+{
+    der_tlv t, oid, val;
+
+    while (p < end && der_read(&p, end, &t) == 0) {
+        if (t.cls == V_ASN1_UNIVERSAL) {
+            cms_keep_rev(j, 0, &t);
+            continue;
+        }
+        const unsigned char *q = t.c, *qe = t.c + t.clen;
+        if (t.cls != V_ASN1_CONTEXT_SPECIFIC || t.tag != 1
+            || der_read(&q, qe, &oid) != 0 || der_read(&q, qe, &val) != 0)
+            continue;
+        if (oid.tag == V_ASN1_OBJECT && oid.clen == (long)sizeof cms_oid_ri_ocsp
+            && memcmp(oid.c, cms_oid_ri_ocsp, sizeof cms_oid_ri_ocsp) == 0)
+            cms_keep_rev(j, 1, &val);
+    }
+}
+
+/* cms_collect_crls - the crls field of the SignedData in DER (LEN bytes),
+ * walked by hand because OpenSSL does not expose the "other" choice.
+ * Finds nothing (no error) in what it cannot walk. */
+static void cms_collect_crls(cms_job *j, const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der, *end = der + len;
+    der_tlv t;
+    int k;
+
+    if (len > (size_t)LONG_MAX || der_read(&p, end, &t) != 0 || t.tag != V_ASN1_SEQUENCE)
+        return;                                         /* ContentInfo */
+    p = t.c;
+    end = t.c + t.clen;
+    if (der_read(&p, end, &t) != 0 || t.tag != V_ASN1_OBJECT
+        || der_read(&p, end, &t) != 0 || t.cls != V_ASN1_CONTEXT_SPECIFIC || t.tag != 0)
+        return;                                         /* contentType, [0] */
+    p = t.c;
+    end = t.c + t.clen;
+    if (der_read(&p, end, &t) != 0 || t.tag != V_ASN1_SEQUENCE)
+        return;                                         /* SignedData */
+    p = t.c;
+    end = t.c + t.clen;
+    for (k = 0; k < 3; k++)                             /* version, digests, encap */
+        if (der_read(&p, end, &t) != 0)
+            return;
+    while (p < end && der_read(&p, end, &t) == 0 && t.cls == V_ASN1_CONTEXT_SPECIFIC)
+        if (t.tag == 1)
+            cms_collect_choices(j, t.c, t.c + t.clen);
+}
+
+/* cms_collect_adbe - the adbe-revocationInfoArchival signed attribute of
+ * SI (1.2.840.113583.1.1.8): SEQUENCE { crl [0] EXPLICIT SEQUENCE OF
+ * CertificateList, ocsp [1] EXPLICIT SEQUENCE OF OCSPResponse, ... }. */
+static void cms_collect_adbe(cms_job *j, CMS_SignerInfo *si)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113583.1.1.8", 1);
+    ASN1_STRING *s = obj ? CMS_signed_get0_data_by_OBJ(si, obj, -3, V_ASN1_SEQUENCE) : NULL;
+    const unsigned char *p, *end;
+    der_tlv t, seq, item;
+
+    ASN1_OBJECT_free(obj);
+    ERR_clear_error();
+    if (s == NULL)
+        return;
+    p = ASN1_STRING_get0_data(s);
+    end = p + ASN1_STRING_length(s);
+    if (der_read(&p, end, &t) != 0 || t.tag != V_ASN1_SEQUENCE)
+        return;
+    p = t.c;
+    end = t.c + t.clen;
+    while (p < end && der_read(&p, end, &t) == 0) {
+        const unsigned char *q = t.c, *qe = t.c + t.clen;
+        if (t.cls != V_ASN1_CONTEXT_SPECIFIC || t.tag > 1
+            || der_read(&q, qe, &seq) != 0 || seq.tag != V_ASN1_SEQUENCE)
+            continue;
+        q = seq.c;
+        qe = seq.c + seq.clen;
+        while (q < qe && der_read(&q, qe, &item) == 0)
+            cms_keep_rev(j, t.tag == 1, &item);
+    }
 }
 
 /* cms_parse - parse DER (LEN bytes, at most MAX) as a ContentInfo holding
@@ -98,6 +238,7 @@ static kyso_reason cms_parse(cms_job *j, const unsigned char *der, size_t len,
     if ((size_t)sk_X509_num(j->certs) > j->v->lim.max_cms_certs)
         return cms_fail(j, REASON_MALFORMED, "%d certificates in the signature, "
                         "limit %zu", sk_X509_num(j->certs), j->v->lim.max_cms_certs);
+    cms_collect_crls(j, der, (size_t)(p - der));
     ERR_clear_error();
     return REASON_OK;
 }
@@ -404,14 +545,26 @@ static kyso_reason cms_check_tsa_usage(cms_job *j, X509 *cert)
     return REASON_OK;
 }
 
-/* cms_fill_signer - out->signer from SIGNER (replacing what was there) and
- * out->signing_time from SI's signingTime attribute ("" when absent). */
-static void cms_fill_signer(cms_job *j, CMS_SignerInfo *si, X509 *signer,
-                            kyso_sig_result *out)
+/* cms_signing_time - SI's signingTime attribute into *when: 0, or -1 when
+ * absent or unreadable. */
+static int cms_signing_time(CMS_SignerInfo *si, time_t *when)
 {
     int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
     ASN1_TYPE *t = idx >= 0 ? X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, idx), 0)
                             : NULL;
+    int ok = t != NULL && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME)
+             && trust_time_of(t->value.asn1_string, when) == 0;
+
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+/* cms_fill_signer - out->signer from SIGNER (replacing what was there),
+ * out->signing_time from SI's signingTime attribute ("" when absent), and
+ * the job's time-stamp, proof-of-existence and warning of this signer. */
+static void cms_fill_signer(cms_job *j, CMS_SignerInfo *si, X509 *signer,
+                            kyso_sig_result *out)
+{
     time_t when;
 
     if (signer != NULL) {
@@ -420,10 +573,170 @@ static void cms_fill_signer(cms_job *j, CMS_SignerInfo *si, X509 *signer,
         cert_describe(j->v->classes, signer, &out->signer);
     }
     out->signing_time[0] = '\0';
-    if (t != NULL && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME)
-        && trust_time_of(t->value.asn1_string, &when) == 0)
+    if (cms_signing_time(si, &when) == 0)
         trust_format_time(when, out->signing_time, sizeof(out->signing_time));
+    if (j->tsa)
+        return;
+    out->timestamp_time[0] = out->poe_time[0] = '\0';
+    if (j->ts_gen)
+        trust_format_time(j->ts_gen, out->timestamp_time, sizeof(out->timestamp_time));
+    if (j->poe)
+        trust_format_time(j->poe, out->poe_time, sizeof(out->poe_time));
+    if (j->warn[0])
+        result_set_detail(&out->warning, "%s", j->warn);
+}
+
+/* cms_merge_rev - ALL (arrays malloc'd, blobs borrowed) = the validation
+ * data of the CMS and of the document.  0, or -1 when out of memory. */
+static int cms_merge_rev(cms_job *j, kyso_revdata *all)
+{
+    const kyso_revdata *e = j->o != NULL ? j->o->embedded : NULL;
+    size_t no = j->own.nocsp + (e ? e->nocsp : 0), nc = j->own.ncrls + (e ? e->ncrls : 0);
+
+    memset(all, 0, sizeof(*all));
+    if ((no && (all->ocsp = malloc(no * sizeof(kyso_blob))) == NULL)
+        || (nc && (all->crls = malloc(nc * sizeof(kyso_blob))) == NULL)) {
+        free(all->ocsp);
+        return -1;
+    }
+    for (size_t i = 0; i < j->own.nocsp; i++)
+        all->ocsp[all->nocsp++] = j->own.ocsp[i];
+    for (size_t i = 0; e && i < e->nocsp; i++)
+        all->ocsp[all->nocsp++] = e->ocsp[i];
+    for (size_t i = 0; i < j->own.ncrls; i++)
+        all->crls[all->ncrls++] = j->own.crls[i];
+    for (size_t i = 0; e && i < e->ncrls; i++)
+        all->crls[all->ncrls++] = e->crls[i];
+    return 0;
+}
+
+/* cms_check_trust - SIGNER's path, validity and revocation, at the
+ * proof-of-existence time when there is one earlier than the validation
+ * time (j->poe then records it), with the certificates and validation
+ * data of the CMS and of the document.  Returns what trust_check_cert_ex
+ * says, or REASON_INTERNAL_ERROR. */
+static kyso_reason cms_check_trust(cms_job *j, X509 *signer)
+{
+    time_t at = verifier_time(j->v), poe = j->ts_gen;
+    STACK_OF(X509) *extra = j->certs, *more = j->o ? j->o->extra_certs : NULL;
+    kyso_revdata all;
+    kyso_reason r;
+
+    if (!j->tsa && j->o != NULL && j->o->poe && (poe == 0 || j->o->poe < poe))
+        poe = j->o->poe;
+    j->poe = poe && poe <= at ? poe : 0;
+    if (j->poe)
+        at = j->poe;
+    if (more != NULL && sk_X509_num(more) > 0) {
+        if ((extra = sk_X509_dup(j->certs)) == NULL)
+            return cms_fail(j, REASON_INTERNAL_ERROR, "out of memory");
+        for (int i = 0; i < sk_X509_num(more); i++)
+            sk_X509_push(extra, sk_X509_value(more, i));
+    }
+    if (cms_merge_rev(j, &all) < 0) {
+        r = cms_fail(j, REASON_INTERNAL_ERROR, "out of memory");
+    } else {
+        r = trust_check_cert_ex(j->v, signer, extra, at,
+                                all.nocsp + all.ncrls ? &all : NULL,
+                                j->detail, sizeof(j->detail));
+        free(all.ocsp);
+        free(all.crls);
+    }
+    if (extra != j->certs)
+        sk_X509_free(extra);
+    return r;
+}
+
+/* cms_compare_signing_time - the signed signingTime of SI against the
+ * time-stamp j->ts_gen: more than 5 minutes apart is a warning (about 7
+ * hours: Vietnam time written as UTC), never a failure. */
+static void cms_compare_signing_time(cms_job *j, CMS_SignerInfo *si)
+{
+    time_t st;
+    char a[40], b[40];
+    long d, ad;
+
+    if (cms_signing_time(si, &st) != 0)
+        return;
+    d = (long)(st - j->ts_gen);
+    ad = d < 0 ? -d : d;
+    if (ad <= 300)
+        return;
+    trust_format_time(st, a, sizeof(a));
+    trust_format_time(j->ts_gen, b, sizeof(b));
+    if (ad >= 7 * 3600 - 900 && ad <= 7 * 3600 + 900)
+        snprintf(j->warn, sizeof(j->warn), "signingTime %s is about 7 hours %s the "
+                 "time-stamp %s: a local (+07:00) time written as UTC? The time-stamp "
+                 "is what counts", a, d > 0 ? "after" : "before", b);
+    else
+        snprintf(j->warn, sizeof(j->warn), "signingTime %s is %ld minutes %s the "
+                 "time-stamp %s; the time-stamp is what counts", a, ad / 60,
+                 d > 0 ? "after" : "before", b);
+}
+
+/* cms_check_one_ts - one signature time-stamp T over SPAN (the signature
+ * value); a valid one lowers j->ts_gen to its genTime.  Returns REASON_OK,
+ * REASON_TIMESTAMP_INVALID, REASON_REVOCATION_UNKNOWN (the TSA
+ * certificate's status only) or REASON_INTERNAL_ERROR, with detail. */
+static kyso_reason cms_check_one_ts(cms_job *j, const ASN1_TYPE *t, const kyso_span *span)
+{
+    kyso_sig_result tr;
+    time_t gen = 0;
+    kyso_reason r, out;
+    const char *why;
+
+    if (t == NULL || t->type != V_ASN1_SEQUENCE)
+        return cms_fail(j, REASON_TIMESTAMP_INVALID, "signature time-stamp is not a "
+                        "ContentInfo");
+    memset(&tr, 0, sizeof(tr));
+    r = cms_verify_timestamp_ex(j->v, ASN1_STRING_get0_data(t->value.sequence),
+                                (size_t)ASN1_STRING_length(t->value.sequence), span, 1,
+                                j->o, &tr, &gen);
+    if (r == REASON_OK) {
+        if (j->ts_gen == 0 || gen < j->ts_gen)
+            j->ts_gen = gen;
+        out = REASON_OK;
+    } else {
+        out = r == REASON_REVOCATION_UNKNOWN || r == REASON_INTERNAL_ERROR
+            ? r : REASON_TIMESTAMP_INVALID;
+        why = r == REASON_DIGEST_MISMATCH ? "its message imprint is not the hash of the "
+              "signature value" : tr.detail ? tr.detail : reason_name(r);
+        cms_fail(j, out, "signature time-stamp%s%.200s (%s): %s",
+                 tr.signer.subject ? " by " : "", tr.signer.subject ? tr.signer.subject : "",
+                 reason_name(r), why);
+    }
+    free(tr.detail);
+    free(tr.warning);
+    result_free_signer(&tr.signer);
+    return out;
+}
+
+/* cms_check_sig_timestamps - every id-aa-signatureTimeStampToken value of
+ * SI (at most 8), over SI's signature value.  Sets j->ts_gen to the
+ * earliest genTime and j->warn from signingTime.  Returns REASON_OK (none,
+ * or all valid) or cms_check_one_ts's failure. */
+static kyso_reason cms_check_sig_timestamps(cms_job *j, CMS_SignerInfo *si)
+{
+    ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
+    kyso_span span = { ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig) };
+    int idx = -1, n = 0;
+    kyso_reason r;
+
+    while ((idx = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken,
+                                               idx)) >= 0) {
+        X509_ATTRIBUTE *a = CMS_unsigned_get_attr(si, idx);
+        for (int k = 0; k < X509_ATTRIBUTE_count(a); k++) {
+            if (++n > 8)
+                return cms_fail(j, REASON_TIMESTAMP_INVALID, "more than 8 signature "
+                                "time-stamps");
+            if ((r = cms_check_one_ts(j, X509_ATTRIBUTE_get0_type(a, k), &span)) != REASON_OK)
+                return r;
+        }
+    }
     ERR_clear_error();
+    if (j->ts_gen)
+        cms_compare_signing_time(j, si);
+    return REASON_OK;
 }
 
 /* cms_check_signer - every check of one SignerInfo in the documented order;
@@ -434,6 +747,10 @@ static kyso_reason cms_check_signer(cms_job *j, CMS_SignerInfo *si, X509 **signe
     ASN1_OCTET_STRING *md = NULL;
     kyso_reason r;
 
+    j->ts_gen = j->poe = 0;
+    j->warn[0] = '\0';
+    if (!j->tsa)
+        cms_collect_adbe(j, si);
     r = cms_get_message_digest(j, si, &md);
     if (r != REASON_OK)
         return r;
@@ -450,9 +767,10 @@ static kyso_reason cms_check_signer(cms_job *j, CMS_SignerInfo *si, X509 **signe
     if (r == REASON_OK)
         r = j->tsa ? cms_check_tsa_usage(j, *signer)
                    : cms_check_key_usage(*signer, j->detail, sizeof(j->detail));
+    if (r == REASON_OK && !j->tsa)
+        r = cms_check_sig_timestamps(j, si);
     if (r == REASON_OK)
-        r = trust_check_cert(j->v, *signer, j->certs, verifier_time(j->v),
-                             j->detail, sizeof(j->detail));
+        r = cms_check_trust(j, *signer);
     return r;
 }
 
@@ -484,6 +802,7 @@ static kyso_reason cms_finish(cms_job *j, kyso_reason r, kyso_sig_result *out)
         result_set_detail(&out->detail, "%s", j->detail);
     CMS_ContentInfo_free(j->cms);
     sk_X509_pop_free(j->certs, X509_free);
+    revdata_free(&j->own);
     ERR_clear_error();
     return r;
 }
@@ -495,7 +814,17 @@ kyso_reason cms_verify_detached(const struct kyso_verifier *v,
                                 const kyso_span *spans, size_t nspans,
                                 unsigned flags, kyso_sig_result *out)
 {
-    cms_job j = { .v = v, .spans = spans, .nspans = nspans };
+    return cms_verify_detached_ex(v, der, derlen, spans, nspans, flags, NULL, out);
+}
+
+/* cms_verify_detached_ex - see cms.h. */
+kyso_reason cms_verify_detached_ex(const struct kyso_verifier *v,
+                                   const unsigned char *der, size_t derlen,
+                                   const kyso_span *spans, size_t nspans,
+                                   unsigned flags, const cms_verify_opts *o,
+                                   kyso_sig_result *out)
+{
+    cms_job j = { .v = v, .spans = spans, .nspans = nspans, .o = o };
     kyso_reason r;
 
     r = cms_parse(&j, der, derlen, v->lim.max_cms_size);
@@ -649,7 +978,17 @@ kyso_reason cms_verify_timestamp(const struct kyso_verifier *v,
                                  const kyso_span *spans, size_t nspans,
                                  kyso_sig_result *out)
 {
-    cms_job j = { .v = v, .tsa = 1 };
+    return cms_verify_timestamp_ex(v, der, derlen, spans, nspans, NULL, out, NULL);
+}
+
+/* cms_verify_timestamp_ex - see cms.h. */
+kyso_reason cms_verify_timestamp_ex(const struct kyso_verifier *v,
+                                    const unsigned char *der, size_t derlen,
+                                    const kyso_span *spans, size_t nspans,
+                                    const cms_verify_opts *o, kyso_sig_result *out,
+                                    time_t *genp)
+{
+    cms_job j = { .v = v, .tsa = 1, .o = o };
     TS_TST_INFO *tst = NULL;
     ASN1_OCTET_STRING **pos;
     kyso_span span;
@@ -677,8 +1016,14 @@ kyso_reason cms_verify_timestamp(const struct kyso_verifier *v,
             memcpy(j.detail, idetail, sizeof(idetail));
         }
     }
-    if (tst != NULL && trust_time_of(TS_TST_INFO_get_time(tst), &gen) == 0)
+    if (genp != NULL)
+        *genp = 0;
+    if (tst != NULL && trust_time_of(TS_TST_INFO_get_time(tst), &gen) == 0) {
         trust_format_time(gen, out->signing_time, sizeof(out->signing_time));
+        memcpy(out->timestamp_time, out->signing_time, sizeof(out->timestamp_time));
+        if (genp != NULL)
+            *genp = gen;
+    }
     TS_TST_INFO_free(tst);
     return cms_finish(&j, r, out);
 }
@@ -704,6 +1049,29 @@ int cms_describe_signer(const struct kyso_verifier *v,
     }
     CMS_ContentInfo_free(j.cms);
     sk_X509_pop_free(j.certs, X509_free);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+/* cms_get_revdata - see cms.h.  Out of memory drops items silently (the
+ * data only helps). */
+int cms_get_revdata(const struct kyso_verifier *v, const unsigned char *der,
+                    size_t derlen, kyso_revdata *out)
+{
+    cms_job j = { .v = v };
+    STACK_OF(CMS_SignerInfo) *sis;
+    int ok = cms_parse(&j, der, derlen, v->lim.max_cms_size) == REASON_OK;
+
+    sis = ok ? CMS_get0_SignerInfos(j.cms) : NULL;
+    for (int i = 0; sis != NULL && i < sk_CMS_SignerInfo_num(sis); i++)
+        cms_collect_adbe(&j, sk_CMS_SignerInfo_value(sis, i));
+    for (size_t i = 0; ok && i < j.own.nocsp; i++)
+        revdata_add(out, 1, j.own.ocsp[i].p, j.own.ocsp[i].len);
+    for (size_t i = 0; ok && i < j.own.ncrls; i++)
+        revdata_add(out, 0, j.own.crls[i].p, j.own.crls[i].len);
+    CMS_ContentInfo_free(j.cms);
+    sk_X509_pop_free(j.certs, X509_free);
+    revdata_free(&j.own);
     ERR_clear_error();
     return ok ? 0 : -1;
 }

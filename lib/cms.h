@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 #include "result.h"
+#include "revocation.h"
 
 struct kyso_verifier;
 
@@ -40,6 +41,37 @@ kyso_reason cms_verify_detached(const struct kyso_verifier *v,
                                 const kyso_span *spans, size_t nspans,
                                 unsigned flags, kyso_sig_result *out);
 
+/* What the container of a signature adds to its check (a PDF's DSS, a
+ * later document time-stamp).  All fields may be zero / NULL. */
+typedef struct cms_verify_opts {
+    time_t poe;                     /* proof of existence of the signature from
+                                     * outside (a valid document time-stamp that
+                                     * covers it), or 0 */
+    const kyso_revdata *embedded;   /* OCSP responses and CRLs from the document */
+    STACK_OF(X509) *extra_certs;    /* untrusted certificates from the document */
+} cms_verify_opts;
+
+/*
+ * cms_verify_detached_ex - cms_verify_detached with the signature's
+ * time-stamps and embedded validation data.  A signature time-stamp
+ * (unsigned attribute id-aa-signatureTimeStampToken, RFC 3161 appendix A)
+ * must have the hash of the signature value as its imprint and verify like
+ * a document time-stamp; otherwise REASON_TIMESTAMP_INVALID (or
+ * REASON_REVOCATION_UNKNOWN when only the TSA certificate's status is
+ * unknown).  The earliest genTime of a valid one, or O->poe when earlier,
+ * is the proof-of-existence time: the signer certificate is checked at it
+ * (out->poe_time) instead of the validation time.  The signed signingTime
+ * is informative only: far from the time-stamp it gives out->warning.
+ * Validation data inside the CMS (SignedData crls and RFC 5940
+ * id-ri-ocsp-response, the adbe-revocationInfoArchival signed attribute)
+ * and O->embedded go to trust_check_cert_ex.  O may be NULL.
+ */
+kyso_reason cms_verify_detached_ex(const struct kyso_verifier *v,
+                                   const unsigned char *der, size_t derlen,
+                                   const kyso_span *spans, size_t nspans,
+                                   unsigned flags, const cms_verify_opts *o,
+                                   kyso_sig_result *out);
+
 /*
  * cms_verify_attached - like cms_verify_detached for a SignedData that holds
  * its content (.p7m).  On any verdict where the content could be extracted,
@@ -64,6 +96,23 @@ kyso_reason cms_verify_timestamp(const struct kyso_verifier *v,
                                  const unsigned char *der, size_t derlen,
                                  const kyso_span *spans, size_t nspans,
                                  kyso_sig_result *out);
+/* cms_verify_timestamp_ex - the same with the document's validation data
+ * (O->poe is ignored; O may be NULL); out->timestamp_time is the genTime
+ * too.  *gen (may be NULL) gets the genTime when the token parses, else 0. */
+kyso_reason cms_verify_timestamp_ex(const struct kyso_verifier *v,
+                                    const unsigned char *der, size_t derlen,
+                                    const kyso_span *spans, size_t nspans,
+                                    const cms_verify_opts *o, kyso_sig_result *out,
+                                    time_t *gen);
+
+/*
+ * cms_get_revdata - the validation data embedded in DER (SignedData crls:
+ * CertificateList and RFC 5940 id-ri-ocsp-response; every signer's
+ * adbe-revocationInfoArchival attribute), appended to OUT, unverified.
+ * Returns 0, or -1 when DER does not parse as SignedData (OUT untouched).
+ */
+int cms_get_revdata(const struct kyso_verifier *v, const unsigned char *der,
+                    size_t derlen, kyso_revdata *out);
 
 /*
  * cms_describe_signer - fill out->signer (and signing_time) from the first

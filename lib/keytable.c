@@ -39,6 +39,7 @@
 #define KT_USER_MAX 256             /* AUTH-USER */
 #define KT_ORG_MAX 256              /* name=, in bytes */
 #define KT_POSITION_MAX 128         /* position= */
+#define KT_URL_MAX 1024             /* tsa= */
 #define KT_PIN_MAX 256              /* the PIN file, in bytes */
 #define KT_CERT_MAX (1u << 20)      /* a certificate or chain file */
 #define KT_SEAL_MAX (4u << 20)      /* a seal PNG */
@@ -48,10 +49,11 @@
 #define KT_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 /* The options of a KeyTable line, in the order of kt_options. */
-enum kt_opt { O_KEY, O_CERT, O_CHAIN, O_SEAL, O_NAME, O_PIN, O_SMIME, O_POSITION, O_ALG, O_N };
+enum kt_opt { O_KEY, O_CERT, O_CHAIN, O_SEAL, O_NAME, O_PIN, O_SMIME, O_POSITION, O_ALG,
+              O_TSA, O_LT, O_N };
 
 static const char *const kt_options[O_N] = {
-    "key", "cert", "chain", "seal", "name", "pin", "smime", "position", "alg"
+    "key", "cert", "chain", "seal", "name", "pin", "smime", "position", "alg", "tsa", "lt"
 };
 
 /* The values given on one KeyTable line: pointers into the line. */
@@ -112,7 +114,7 @@ static int kt_unknown_option(kt_parser *p, const char *name)
     if (best <= 2)
         return kt_fail(p, "unknown option \"%.64s\" (did you mean %s=?)", name, kt_options[at]);
     return kt_fail(p, "unknown option \"%.64s\"; use key, cert, chain, seal, name, pin, smime, "
-                   "position or alg (see kyso-milter.conf(5))", name);
+                   "position, alg, tsa or lt (see kyso-milter.conf(5))", name);
 }
 
 /* ---- reading files ----------------------------------------------------- */
@@ -622,10 +624,11 @@ static int kt_set_key(kt_parser *p, kt_key *k, const char *val)
     return (k->key = strdup(val)) != NULL ? 0 : kt_oom(p);
 }
 
-/* kt_set_flag - smime=yes|no or alg=rsa|pss into *OUT.  0, or -1. */
+/* kt_set_flag - smime=yes|no, lt=yes|no or alg=rsa|pss into *OUT.  0, or -1. */
 static int kt_set_flag(kt_parser *p, int opt, const char *val, int *out)
 {
-    const char *no = opt == O_SMIME ? "no" : "rsa", *yes = opt == O_SMIME ? "yes" : "pss";
+    int yesno = opt != O_ALG;
+    const char *no = yesno ? "no" : "rsa", *yes = yesno ? "yes" : "pss";
 
     if (strcasecmp(val, no) == 0)
         *out = 0;
@@ -633,8 +636,21 @@ static int kt_set_flag(kt_parser *p, int opt, const char *val, int *out)
         *out = 1;
     else
         return kt_fail(p, "%s=%s is not valid; use %s", kt_options[opt], val,
-                       opt == O_SMIME ? "yes or no" : "rsa (PKCS#1 v1.5) or pss");
+                       yesno ? "yes or no" : "rsa (PKCS#1 v1.5) or pss");
     return 0;
+}
+
+/* kt_set_tsa - tsa=URL: an http:// or https:// URL of at most KT_URL_MAX
+ * bytes, without spaces or control characters.  0, or -1. */
+static int kt_set_tsa(kt_parser *p, kt_key *k, const char *val)
+{
+    if (strncasecmp(val, "http://", 7) != 0 && strncasecmp(val, "https://", 8) != 0)
+        return kt_fail(p, "tsa=%.64s: want the http:// or https:// URL of an RFC 3161 "
+                       "time-stamping authority", val);
+    if (strlen(val) > KT_URL_MAX || kt_has_ctl(val) || strpbrk(val, " \t") != NULL)
+        return kt_fail(p, "tsa= is longer than %d bytes or holds spaces or control "
+                       "characters", KT_URL_MAX);
+    return (k->tsa_url = strdup(val)) != NULL ? 0 : kt_oom(p);
 }
 
 /* kt_set_position - position=: kept as given for the signer to interpret;
@@ -660,7 +676,9 @@ static int kt_key_fill(kt_parser *p, kt_key *k, char *const *o)
         || (o[O_PIN] != NULL && kt_load_pin(p, k, o[O_PIN]) < 0)
         || (o[O_SMIME] != NULL && kt_set_flag(p, O_SMIME, o[O_SMIME], &k->smime) < 0)
         || (o[O_ALG] != NULL && kt_set_flag(p, O_ALG, o[O_ALG], &k->pss) < 0)
-        || (o[O_POSITION] != NULL && kt_set_position(p, k, o[O_POSITION]) < 0))
+        || (o[O_POSITION] != NULL && kt_set_position(p, k, o[O_POSITION]) < 0)
+        || (o[O_TSA] != NULL && kt_set_tsa(p, k, o[O_TSA]) < 0)
+        || (o[O_LT] != NULL && kt_set_flag(p, O_LT, o[O_LT], &k->lt) < 0))
         return -1;
     return 0;
 }
@@ -694,6 +712,7 @@ static void kt_key_clear(kt_key *k)
     free(k->pin_path);
     free(k->org_name);
     free(k->position);
+    free(k->tsa_url);
     free(k->seal);
     X509_free(k->cert);
     sk_X509_pop_free(k->chain, X509_free);

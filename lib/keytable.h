@@ -19,6 +19,8 @@ typedef struct kt_key {
     char *position;             /* position=...; NULL = default placement */
     int smime;                  /* smime=yes */
     int pss;                    /* alg=pss (default rsa PKCS#1 v1.5) */
+    char *tsa_url;              /* tsa=URL: time-stamp each PDF signature (PAdES B-T) */
+    int lt;                     /* lt=yes: embed the chain's OCSP/CRL answers (B-LT) */
     X509 *cert;                 /* loaded certificate */
     STACK_OF(X509) *chain;      /* loaded chain (may be empty, never NULL) */
     unsigned char *seal;        /* the seal PNG bytes, or NULL */

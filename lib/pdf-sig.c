@@ -10,10 +10,15 @@
  *     to this dictionary's /Contents, and b + c the end of a revision;
  *   - the signature dictionary to be part of the revision it signs;
  *   - every change after that revision to be an allowed one.
+ * Document time-stamps are checked first: a valid one is the proof of
+ * existence of every signature in the revisions it covers.  The OCSP
+ * responses, CRLs and certificates of the DSS (PAdES B-LT) go to every
+ * signature's check as embedded validation data.
  * Never prints; never repairs a file; a file it cannot read strictly is
  * malformed.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +26,11 @@
 #include "pdf-rev.h"
 #include "pdf-sig.h"
 #include "verify.h"
+#include <openssl/x509.h>
+#include <zlib.h>
+
+#define DSS_MAX_ITEMS 500           /* streams read from /DSS (Certs, OCSPs, CRLs) */
+#define DOCTS_MAX 64                /* document time-stamps remembered for POE */
 
 /* per-document state while checking signatures */
 struct pdf_check {
@@ -32,6 +42,11 @@ struct pdf_check {
     size_t nprefix;             /* parsed signed revisions, by end offset */
     size_t prefix_end[8];
     pdf_doc prefix[8];
+    kyso_revdata dss;           /* /DSS /OCSPs and /CRLs */
+    STACK_OF(X509) *dss_certs;  /* /DSS /Certs */
+    size_t nts;                 /* valid document time-stamps: revision end, genTime */
+    size_t ts_end[DOCTS_MAX];
+    time_t ts_gen[DOCTS_MAX];
 };
 
 /* sig_fail - set the result of one signature to R with the line WHY;
@@ -193,16 +208,36 @@ static kyso_reason check_byterange(struct pdf_check *c, qpdf_oh sig,
     return REASON_OK;
 }
 
-/* check_crypto - verify the signature value by SubFilter. */
+/* doc_poe - the earliest genTime of a valid document time-stamp covering
+ * the revision that ends at END, or 0. */
+static time_t doc_poe(const struct pdf_check *c, size_t end)
+{
+    time_t poe = 0;
+    for (size_t i = 0; i < c->nts; i++)
+        if (c->ts_end[i] >= end && (poe == 0 || c->ts_gen[i] < poe))
+            poe = c->ts_gen[i];
+    return poe;
+}
+
+/* check_crypto - verify the signature value by SubFilter; END is where
+ * its revision ends.  A valid document time-stamp is remembered. */
 static kyso_reason check_crypto(struct pdf_check *c, const char *subfilter,
                                 const unsigned char *der, size_t derlen,
-                                const kyso_span spans[2], kyso_sig_result *out)
+                                const kyso_span spans[2], size_t end, kyso_sig_result *out)
 {
+    cms_verify_opts o = { doc_poe(c, end), &c->dss, c->dss_certs };
     if (strcmp(subfilter, "/adbe.pkcs7.detached") == 0 ||
         strcmp(subfilter, "/ETSI.CAdES.detached") == 0)
-        return cms_verify_detached(c->v, der, derlen, spans, 2, CMSV_ONE_SIGNER, out);
-    if (strcmp(subfilter, "/ETSI.RFC3161") == 0)
-        return cms_verify_timestamp(c->v, der, derlen, spans, 2, out);
+        return cms_verify_detached_ex(c->v, der, derlen, spans, 2, CMSV_ONE_SIGNER, &o, out);
+    if (strcmp(subfilter, "/ETSI.RFC3161") == 0) {
+        time_t gen = 0;
+        kyso_reason r = cms_verify_timestamp_ex(c->v, der, derlen, spans, 2, &o, out, &gen);
+        if (r == REASON_OK && gen && c->nts < DOCTS_MAX) {
+            c->ts_end[c->nts] = end;
+            c->ts_gen[c->nts++] = gen;
+        }
+        return r;
+    }
     if (strcmp(subfilter, "/adbe.pkcs7.sha1") == 0 ||
         strcmp(subfilter, "/adbe.x509.rsa_sha1") == 0) {
         cms_describe_signer(c->v, der, derlen, out);
@@ -303,7 +338,7 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     kyso_reason r = check_byterange(c, sig, contents, clen, spans, &end, out);
     if (r == REASON_OK) {
         set_coverage(c, end, out);
-        r = check_crypto(c, subf, contents, clen, spans, out);
+        r = check_crypto(c, subf, contents, clen, spans, end, out);
         if (!integrity_failed(r))
             r = check_changes(c, sig, f->objid, end, r, out);
     }
@@ -312,6 +347,125 @@ static kyso_reason check_one(struct pdf_check *c, const pdf_field *f, kyso_sig_r
     if (!out->signing_time[0])
         snprintf(out->signing_time, sizeof out->signing_time, "%s", mtime);
     return r;
+}
+
+/* is_doc_timestamp - does field F hold a /SubFilter /ETSI.RFC3161 value? */
+static int is_doc_timestamp(struct pdf_check *c, const pdf_field *f)
+{
+    qpdf_data q = c->final.q;
+    qpdf_oh sig = pdf_get(q, f->oh, "/V");
+    return qpdf_oh_is_name_and_equals(q, pdf_get(q, sig, "/SubFilter"), "/ETSI.RFC3161");
+}
+
+/* dss_inflate - IN (LEN bytes of zlib data) inflated into *out (malloc'd),
+ * at most MAX bytes.  0, or -1 when damaged, larger or out of memory. */
+static int dss_inflate(const unsigned char *in, size_t len, size_t max,
+                       unsigned char **out, size_t *outlen)
+{
+    z_stream z;
+    unsigned char *buf;
+    int rc;
+
+    if (len > UINT_MAX || max >= UINT_MAX || (buf = malloc(max + 1)) == NULL)
+        return -1;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) {
+        free(buf);
+        return -1;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)(max + 1);
+    rc = inflate(&z, Z_FINISH);
+    *outlen = z.total_out;
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END || *outlen > max) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* dss_stream_data - the data of stream OH, stored plain or with
+ * /FlateDecode alone (no parameters), at most MAX bytes, into *out
+ * (malloc'd).  0, or -1 for anything else: such an entry is skipped. */
+static int dss_stream_data(pdf_doc *d, qpdf_oh oh, size_t max, unsigned char **out,
+                           size_t *outlen)
+{
+    qpdf_data q = d->q;
+    unsigned char *raw = NULL;
+    size_t rawlen = 0;
+    if (!qpdf_oh_is_stream(q, oh))
+        return -1;
+    qpdf_oh f = pdf_get(q, oh, "/Filter");
+    if (qpdf_oh_is_array(q, f) && qpdf_oh_get_array_n_items(q, f) == 1)
+        f = qpdf_oh_get_array_item(q, f, 0);
+    int flate = qpdf_oh_is_name_and_equals(q, f, "/FlateDecode");
+    if ((!flate && !qpdf_oh_is_null(q, f)) || !qpdf_oh_is_null(q, pdf_get(q, oh, "/DecodeParms")))
+        return -1;
+    if (qpdf_oh_get_stream_data(q, oh, qpdf_dl_none, NULL, &raw, &rawlen) != QPDF_SUCCESS
+        || raw == NULL) {
+        free(raw);
+        return -1;
+    }
+    if (flate) {
+        int rc = dss_inflate(raw, rawlen, max, out, outlen);
+        free(raw);
+        return rc;
+    }
+    if (rawlen > max) {
+        free(raw);
+        return -1;
+    }
+    *out = raw;
+    *outlen = rawlen;
+    return 0;
+}
+
+/* dss_take - the streams of array KEY of DSS: certificates into
+ * c->dss_certs (KIND 0), OCSP responses (1) or CRLs (2) into c->dss; at
+ * most DSS_MAX_ITEMS in all (*budget counts down).  Entries that are not
+ * such streams are skipped: they only help, and count only if they verify. */
+static void dss_take(struct pdf_check *c, qpdf_oh dss, const char *key, int kind,
+                     size_t *budget)
+{
+    qpdf_data q = c->final.q;
+    qpdf_oh a = pdf_get(q, dss, key);
+    int n = qpdf_oh_is_array(q, a) ? qpdf_oh_get_array_n_items(q, a) : 0;
+    for (int i = 0; i < n && *budget > 0; i++, (*budget)--) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        if (dss_stream_data(&c->final, qpdf_oh_get_array_item(q, a, i),
+                            c->v->lim.max_cms_size, &data, &len) != 0)
+            continue;
+        if (kind > 0) {
+            revdata_add(&c->dss, kind == 1, data, len);
+        } else if (len <= LONG_MAX) {
+            const unsigned char *p = data;
+            X509 *x = d2i_X509(NULL, &p, (long)len);
+            if (x != NULL && (p != data + len || !sk_X509_push(c->dss_certs, x)))
+                X509_free(x);
+        }
+        free(data);
+    }
+}
+
+/* dss_collect - the catalog's /DSS, when there is one, into c->dss and
+ * c->dss_certs.  Never fails: what cannot be read is not there. */
+static void dss_collect(struct pdf_check *c)
+{
+    qpdf_data q = c->final.q;
+    qpdf_oh dss = pdf_get(q, qpdf_get_root(q), "/DSS");
+    size_t budget = DSS_MAX_ITEMS;
+    if (!qpdf_oh_is_dictionary(q, dss) || qpdf_oh_is_stream(q, dss))
+        return;
+    if (c->dss_certs == NULL && (c->dss_certs = sk_X509_new_null()) == NULL)
+        return;
+    dss_take(c, dss, "/Certs", 0, &budget);
+    dss_take(c, dss, "/OCSPs", 1, &budget);
+    dss_take(c, dss, "/CRLs", 2, &budget);
 }
 
 /* check_all - every signed field of the document, into out->sigs. */
@@ -336,12 +490,20 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
             r = REASON_LIMIT_EXCEEDED;
             break;
         }
-        kyso_sig_result *s = result_add_sig(out);
-        if (s == NULL)
+        if (result_add_sig(out) == NULL)
             r = REASON_INTERNAL_ERROR;
-        else
-            check_one(c, &fs.f[i], s);
     }
+    if (r == REASON_OK && nsig > 0)
+        dss_collect(c);
+    /* document time-stamps first: they are the POE of what they cover */
+    for (int pass = 0; r == REASON_OK && pass < 2; pass++)
+        for (size_t i = 0, k = 0; i < fs.n && k < out->nsigs; i++) {
+            if (!fs.f[i].is_sig || !fs.f[i].has_value)
+                continue;
+            if (is_doc_timestamp(c, &fs.f[i]) == !pass)
+                check_one(c, &fs.f[i], &out->sigs[k]);
+            k++;
+        }
     pdf_fields_free(&fs);
     if (r == REASON_OK && nsig > 0 && tail > 0) {
         result_set_detail(&out->detail, "%zu bytes follow the last revision without a "
@@ -385,6 +547,8 @@ kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
     for (size_t i = 0; i < c.nprefix; i++)
         pdf_doc_close(&c.prefix[i]);
     pdf_doc_close(&c.final);
+    revdata_free(&c.dss);
+    sk_X509_pop_free(c.dss_certs, X509_free);
     out->reason = r;
     result_finish_doc(out);
     return out->reason;

@@ -7,11 +7,17 @@
  * the trailer's /Size, and the new cross-reference section has the kind of
  * the last one (table or stream) with /Prev to it and the same /ID.  The
  * signature value is made last, over the final bytes, through the
- * signing function, and written into the reserved /Contents.
+ * signing function, and written into the reserved /Contents.  With a
+ * TSA the /Contents room includes the time-stamp token (cms-sign.c asks
+ * for it); for B-LT a second update adds the DSS with the certificates
+ * and the OCSP / CRL answers a recipient needs to validate offline.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include "buf.h"
 #include "pdf-rev.h"
 #include "pdf-sig.h"
@@ -35,6 +41,9 @@ struct upd {
     pdfw_objs objs;             /* new and changed objects, in writing order */
     int sig_num, widget_num;
     size_t contents_cap;        /* bytes of DER the /Contents can hold */
+    int dss_only;               /* an update that only adds a DSS */
+    unsigned char *sig_der;     /* the SignedData written into /Contents */
+    size_t sig_der_len;
     char *err;
     size_t errlen;
 };
@@ -508,7 +517,8 @@ static int seal_update(struct upd *u, kyso_buf *o, size_t sig_at)
         p[a + 1 + 2 * i] = (unsigned char)hex[der[i] >> 4];
         p[a + 2 + 2 * i] = (unsigned char)hex[der[i] & 15];
     }
-    free(der);
+    u->sig_der = der;
+    u->sig_der_len = derlen;
     return TOKEN_OK;
 }
 
@@ -534,10 +544,282 @@ static int open_checked(struct upd *u)
     if (!qpdf_oh_is_null(u->d.q, pdf_get(u->d.q, qpdf_get_trailer(u->d.q), "/Encrypt")))
         return refuse(u, "encrypted (password-protected) PDF files cannot be signed: "
                       "send the document without protection", "");
-    if (pdf_doc_certification(&u->d) == 1)
+    if (!u->dss_only && pdf_doc_certification(&u->d) == 1)
         return refuse(u, "the document is certified with no changes allowed "
                       "(DocMDP P=1); a new signature would invalidate it", "");
     return 0;
+}
+
+/* add_stream - a new stream object holding LEN bytes of DATA; its number,
+ * or -1 when out of memory. */
+static int add_stream(struct upd *u, const unsigned char *data, size_t len)
+{
+    kyso_buf b = { 0 };
+    int num = pdfw_new_num(&u->objs);
+    buf_printf(&b, "<</Length %zu>>\nstream\n", len);
+    buf_append(&b, data, len);
+    buf_append(&b, "\nendstream", 10);
+    int rc = b.oom ? -1 : pdfw_add(&u->objs, num, b.p, b.len);
+    buf_free(&b);
+    return rc == 0 ? num : -1;
+}
+
+/* dss_old_items - the items of array KEY of the existing DSS OLD, as
+ * " N G R" (or their direct text), into B. */
+static void dss_old_items(struct upd *u, qpdf_oh old, const char *key, kyso_buf *b)
+{
+    qpdf_data q = u->d.q;
+    qpdf_oh a = pdf_get(q, old, key);
+    int n = qpdf_oh_is_array(q, a) ? qpdf_oh_get_array_n_items(q, a) : 0;
+    for (int i = 0; i < n; i++)
+        buf_printf(b, " %s", qpdf_oh_unparse(q, qpdf_oh_get_array_item(q, a, i)));
+}
+
+/* dss_old_vri - the entries of the existing DSS's /VRI into B. */
+static void dss_old_vri(struct upd *u, qpdf_oh old, kyso_buf *b)
+{
+    qpdf_data q = u->d.q;
+    qpdf_oh vri = pdf_get(q, old, "/VRI");
+    if (!qpdf_oh_is_dictionary(q, vri))
+        return;
+    qpdf_oh_begin_dict_key_iter(q, vri);
+    while (qpdf_oh_dict_more_keys(q)) {
+        const char *k = qpdf_oh_dict_next_key(q);
+        buf_printf(b, "%s %s", k, qpdf_oh_unparse(q, pdf_get(q, vri, k)));
+    }
+}
+
+/* dss_new_streams - one stream per certificate of CERTS, OCSP response and
+ * CRL of RD; their references into C, O and L.  0 or -1. */
+static int dss_new_streams(struct upd *u, STACK_OF(X509) *certs, const kyso_revdata *rd,
+                           kyso_buf *c, kyso_buf *o, kyso_buf *l)
+{
+    for (int i = 0; certs && i < sk_X509_num(certs); i++) {
+        unsigned char *der = NULL;
+        int n = i2d_X509(sk_X509_value(certs, i), &der), num;
+        num = n > 0 ? add_stream(u, der, (size_t)n) : -1;
+        OPENSSL_free(der);
+        if (num < 0)
+            return -1;
+        buf_printf(c, " %d 0 R", num);
+    }
+    for (size_t i = 0; rd && i < rd->nocsp + rd->ncrls; i++) {
+        const kyso_blob *bl = i < rd->nocsp ? &rd->ocsp[i] : &rd->crls[i - rd->nocsp];
+        int num = add_stream(u, bl->p, bl->len);
+        if (num < 0)
+            return -1;
+        buf_printf(i < rd->nocsp ? o : l, " %d 0 R", num);
+    }
+    return c->oom || o->oom || l->oom ? -1 : 0;
+}
+
+/* build_dss - the DSS object (the old one's entries and ours) and the
+ * catalog pointing at it.  0, or TOKEN_ECONFIG with ERR. */
+static int build_dss(struct upd *u, STACK_OF(X509) *certs, const kyso_revdata *rd,
+                     const unsigned char *vri, size_t vrilen)
+{
+    qpdf_data q = u->d.q;
+    qpdf_oh root = qpdf_get_root(q), old = pdf_get(q, root, "/DSS");
+    kyso_buf c = { 0 }, o = { 0 }, l = { 0 }, d = { 0 };
+    int rc = TOKEN_ECONFIG, has_old = qpdf_oh_is_dictionary(q, old);
+    u->objs.next_num = u->d.size;
+    if (dss_new_streams(u, certs, rd, &c, &o, &l) != 0)
+        goto out;
+    buf_append(&d, "<</Type/DSS/Certs[", 18);
+    if (has_old)
+        dss_old_items(u, old, "/Certs", &d);
+    buf_printf(&d, "%s]/OCSPs[", c.len ? c.p : "");
+    if (has_old)
+        dss_old_items(u, old, "/OCSPs", &d);
+    buf_printf(&d, "%s]/CRLs[", o.len ? o.p : "");
+    if (has_old)
+        dss_old_items(u, old, "/CRLs", &d);
+    buf_printf(&d, "%s]/VRI<<", l.len ? l.p : "");
+    if (has_old)
+        dss_old_vri(u, old, &d);
+    if (vri != NULL) {
+        unsigned char h[20];
+        EVP_Digest(vri, vrilen, h, NULL, EVP_sha1(), NULL);
+        buf_append(&d, "/", 1);
+        for (int i = 0; i < 20; i++)
+            buf_printf(&d, "%02X", h[i]);
+        buf_printf(&d, "<</Cert[%s]/OCSP[%s]/CRL[%s]>>", c.len ? c.p : "", o.len ? o.p : "",
+                   l.len ? l.p : "");
+    }
+    buf_append(&d, ">>>>", 4);
+    int num = pdfw_new_num(&u->objs);
+    if (d.oom || pdfw_add(&u->objs, num, d.p, d.len) != 0)
+        goto out;
+    /* qpdf drops a key whose value refers to an object it does not have
+     * yet: the catalog is written with the key put in front by hand */
+    qpdf_oh_remove_key(q, root, "/DSS");
+    kyso_buf cat = { 0 };
+    const char *body = qpdf_oh_unparse_resolved(q, root);
+    char perr[256];
+    if (strncmp(body, "<<", 2) == 0) {
+        buf_printf(&cat, "<< /DSS %d 0 R %s", num, body + 2);
+        if (!cat.oom && pdfw_add(&u->objs, qpdf_oh_get_object_id(q, root), cat.p, cat.len) == 0
+            && pdf_doc_check(&u->d, perr, sizeof perr) == 0)
+            rc = 0;
+    }
+    buf_free(&cat);
+out:
+    if (rc != 0)
+        snprintf(u->err, u->errlen, "cannot build the DSS update (out of memory?)");
+    buf_free(&c);
+    buf_free(&o);
+    buf_free(&l);
+    buf_free(&d);
+    return rc;
+}
+
+int pdf_sign_add_dss(const unsigned char *pdf, size_t len, size_t max_objects,
+                     STACK_OF(X509) *certs, const kyso_revdata *rd,
+                     const unsigned char *vri_contents, size_t vri_len,
+                     unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    pdf_sign_req r = { .max_objects = max_objects };
+    struct upd u = { .r = &r, .pdf = pdf, .len = len, .dss_only = 1, .err = err,
+                     .errlen = errlen };
+    kyso_buf o = { 0 };
+    size_t unused = 0;
+    *out = NULL;
+    err[0] = '\0';
+    int rc = open_checked(&u);
+    if (rc == 0)
+        rc = build_dss(&u, certs, rd, vri_contents, vri_len);
+    if (rc == 0 && write_update(&u, &o, &unused) != 0) {
+        snprintf(err, errlen, "out of memory writing the DSS update");
+        rc = TOKEN_ECONFIG;
+    }
+    if (rc == 0) {
+        *outlen = o.len;
+        if ((*out = (unsigned char *)buf_steal(&o)) == NULL)
+            rc = TOKEN_ECONFIG;
+    }
+    buf_free(&o);
+    pdfw_free(&u.objs);
+    if (u.doc_open)
+        pdf_doc_close(&u.d);
+    return rc;
+}
+
+/* tsa_certs - the certificates of the signature time-stamp in our
+ * SignedData DER, and the TSA's own among them (*tsa, borrowed from
+ * *certs).  *certs is NULL when there is no time-stamp. */
+static void tsa_certs(const unsigned char *der, size_t len, STACK_OF(X509) **certs, X509 **tsa)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len), *tok = NULL;
+    STACK_OF(CMS_SignerInfo) *sis = cms ? CMS_get0_SignerInfos(cms) : NULL;
+    *certs = NULL;
+    *tsa = NULL;
+    if (sis && sk_CMS_SignerInfo_num(sis) > 0) {
+        CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, 0);
+        int idx = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1);
+        ASN1_TYPE *t = idx >= 0 ? X509_ATTRIBUTE_get0_type(CMS_unsigned_get_attr(si, idx), 0)
+                                : NULL;
+        if (t && t->type == V_ASN1_SEQUENCE) {
+            p = ASN1_STRING_get0_data(t->value.sequence);
+            tok = d2i_CMS_ContentInfo(NULL, &p, ASN1_STRING_length(t->value.sequence));
+        }
+    }
+    STACK_OF(CMS_SignerInfo) *tsis = tok ? CMS_get0_SignerInfos(tok) : NULL;
+    if (tsis && sk_CMS_SignerInfo_num(tsis) > 0 && (*certs = CMS_get1_certs(tok)) != NULL)
+        for (int i = 0; i < sk_X509_num(*certs) && *tsa == NULL; i++)
+            if (CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(tsis, 0),
+                                        sk_X509_value(*certs, i)) == 0)
+                *tsa = sk_X509_value(*certs, i);
+    CMS_ContentInfo_free(tok);
+    CMS_ContentInfo_free(cms);
+    ERR_clear_error();
+}
+
+/* cert_push_new - X (one more reference) onto CERTS unless already there.
+ * 0, or -1 when out of memory. */
+static int cert_push_new(STACK_OF(X509) *certs, X509 *x)
+{
+    for (int k = 0; k < sk_X509_num(certs); k++)
+        if (X509_cmp(sk_X509_value(certs, k), x) == 0)
+            return 0;
+    if (!X509_up_ref(x))
+        return -1;
+    if (!sk_X509_push(certs, x)) {
+        X509_free(x);
+        return -1;
+    }
+    return 0;
+}
+
+/* collect_lt - the certificates (signer, chain, TSA and its chain) into
+ * CERTS and, unless R->lt_data gives them, the OCSP/CRL answers for them
+ * from revocation_collect into GOT.  TOKEN_OK, or TOKEN_ETEMP with ERR. */
+static int collect_lt(struct upd *u, STACK_OF(X509) *certs, kyso_revdata *got)
+{
+    const cms_signer *s = u->r->signer;
+    STACK_OF(X509) *tcerts = NULL;
+    X509 *tsa = NULL;
+    char why[512] = "no verifier to collect with";
+    int rc = TOKEN_OK;
+    tsa_certs(u->sig_der, u->sig_der_len, &tcerts, &tsa);
+    if (cert_push_new(certs, s->cert) != 0)
+        rc = TOKEN_ECONFIG;
+    for (int i = 0; rc == TOKEN_OK && s->chain && i < sk_X509_num(s->chain); i++)
+        if (cert_push_new(certs, sk_X509_value(s->chain, i)) != 0)
+            rc = TOKEN_ECONFIG;
+    if (rc == TOKEN_OK && u->r->lt_data == NULL) {
+        kyso_revdata t = { 0 };
+        if (u->r->v == NULL || revocation_collect(u->r->v, s->cert, s->chain, got, why,
+                                                  sizeof why) != 0 ||
+            (tsa && revocation_collect(u->r->v, tsa, tcerts, &t, why, sizeof why) != 0))
+            rc = TOKEN_ETEMP;
+        for (size_t i = 0; rc == TOKEN_OK && i < t.nocsp + t.ncrls; i++) {
+            const kyso_blob *b = i < t.nocsp ? &t.ocsp[i] : &t.crls[i - t.nocsp];
+            if (revdata_add(got, i < t.nocsp, b->p, b->len) != 0)
+                rc = TOKEN_ETEMP;
+        }
+        revdata_free(&t);
+        if (rc != TOKEN_OK)
+            snprintf(u->err, u->errlen, "long-term validation data (lt=yes): %s", why);
+    }
+    for (int i = 0; rc == TOKEN_OK && tcerts && i < sk_X509_num(tcerts); i++)
+        if (cert_push_new(certs, sk_X509_value(tcerts, i)) != 0)
+            rc = TOKEN_ECONFIG;
+    sk_X509_pop_free(tcerts, X509_free);
+    if (rc == TOKEN_ECONFIG)
+        snprintf(u->err, u->errlen, "out of memory collecting certificates");
+    return rc;
+}
+
+/* add_lt - replace the signed file in O by itself plus the DSS update.
+ * TOKEN_OK, TOKEN_ETEMP (no validation data) or TOKEN_ECONFIG. */
+static int add_lt(struct upd *u, kyso_buf *o)
+{
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    kyso_revdata got = { 0 };
+    unsigned char *contents = calloc(1, u->contents_cap), *res = NULL;
+    size_t reslen = 0;
+    int rc = certs && contents ? TOKEN_OK : TOKEN_ECONFIG;
+    if (rc == TOKEN_OK) {
+        memcpy(contents, u->sig_der, u->sig_der_len);
+        rc = collect_lt(u, certs, &got);
+    }
+    if (rc == TOKEN_OK) {
+        rc = pdf_sign_add_dss((unsigned char *)o->p, o->len, u->r->max_objects, certs,
+                              u->r->lt_data ? u->r->lt_data : &got, contents, u->contents_cap,
+                              &res, &reslen, u->err, u->errlen);
+        if (rc == PDFS_EREFUSED)
+            rc = TOKEN_ECONFIG;     /* we just wrote that file */
+    }
+    if (rc == TOKEN_OK) {
+        buf_free(o);
+        o->p = (char *)res;
+        o->len = o->cap = reslen;
+    }
+    sk_X509_pop_free(certs, X509_free);
+    revdata_free(&got);
+    free(contents);
+    return rc;
 }
 
 int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
@@ -558,6 +840,8 @@ int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
     }
     if (rc == 0)
         rc = seal_update(&u, &o, sig_at);
+    if (rc == TOKEN_OK && r->lt)
+        rc = add_lt(&u, &o);
     if (rc == TOKEN_OK) {
         *outlen = o.len;
         *out = (unsigned char *)buf_steal(&o);
@@ -565,6 +849,7 @@ int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
             rc = TOKEN_ECONFIG;
     }
     buf_free(&o);
+    free(u.sig_der);
     pdfw_free(&u.objs);
     if (u.doc_open)
         pdf_doc_close(&u.d);

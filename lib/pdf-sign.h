@@ -12,6 +12,9 @@
 #include <time.h>
 #include "appearance.h"
 #include "cms-sign.h"
+#include "revocation.h"
+
+struct kyso_verifier;
 
 /* Where the appearance goes on the first page. */
 typedef enum {
@@ -33,6 +36,11 @@ typedef struct pdf_sign_req {
     const char *font_path;      /* NULL = AP_DEFAULT_FONT */
     time_t when;                /* the signing time, shown at +07:00 and put in /M */
     size_t max_objects;         /* refuse files whose /Size is larger */
+    int lt;                     /* PAdES B-LT: add a DSS with the chain's certificates
+                                 * and OCSP/CRL answers in a second update */
+    const struct kyso_verifier *v;  /* for revocation_collect when lt */
+    const kyso_revdata *lt_data;    /* embed this instead of collecting (tests,
+                                     * answers fetched beforehand), or NULL */
 } pdf_sign_req;
 
 /* The document cannot be signed: encrypted, damaged, certified with no
@@ -41,7 +49,10 @@ typedef struct pdf_sign_req {
 #define PDFS_EREFUSED   (-10)
 
 /*
- * pdf_sign - sign LEN bytes of PDF as R says.  On TOKEN_OK (0) *out
+ * pdf_sign - sign LEN bytes of PDF as R says (with R->signer->tsa, PAdES
+ * B-T: the /Contents room grows by the token's bound; with R->lt, B-LT:
+ * a second update adds the DSS, and failing to get its validation data is
+ * TOKEN_ETEMP).  On TOKEN_OK (0) *out
  * (malloc'd) and *outlen hold the signed file, which starts with the LEN
  * original bytes.  Otherwise PDFS_EREFUSED with the reason for the sender
  * in ERR, or a TOKEN_* code from the signing function (ERR says what to
@@ -49,6 +60,21 @@ typedef struct pdf_sign_req {
  */
 int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
              unsigned char **out, size_t *outlen, char *err, size_t errlen);
+
+/*
+ * pdf_sign_add_dss - append to LEN bytes of PDF an incremental update whose
+ * catalog /DSS (ISO 32000-2 12.8.4.3, PAdES B-LT) holds CERTS (may be
+ * NULL) and the OCSP responses and CRLs of RD as streams, merged with the
+ * DSS the file already has; with VRI_CONTENTS (the /Contents bytes of a
+ * signature, VRI_LEN of them) a /VRI entry keyed by their SHA-1 names
+ * them too.  Returns 0 with *out (malloc'd, starting with the LEN bytes),
+ * PDFS_EREFUSED for a file that cannot take an update, or TOKEN_ECONFIG
+ * when out of memory; ERR says why.
+ */
+int pdf_sign_add_dss(const unsigned char *pdf, size_t len, size_t max_objects,
+                     STACK_OF(X509) *certs, const kyso_revdata *rd,
+                     const unsigned char *vri_contents, size_t vri_len,
+                     unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 /* pdf_sign_time_text - WHEN as "dd/mm/yyyy HH:MM:SS +07:00" (Vietnam
  * time, whatever the TZ of the process) into OUT; pdf_sign_time_pdf - as

@@ -42,12 +42,18 @@ static void json_sig(kyso_buf *b, const kyso_sig_result *s)
     json_signer(b, &s->signer);
     buf_printf(b, ",\"signing_time\":");
     buf_append_json_string(b, s->signing_time[0] ? s->signing_time : NULL);
+    buf_printf(b, ",\"timestamp_time\":");
+    buf_append_json_string(b, s->timestamp_time[0] ? s->timestamp_time : NULL);
+    buf_printf(b, ",\"poe_time\":");
+    buf_append_json_string(b, s->poe_time[0] ? s->poe_time : NULL);
     buf_printf(b, ",\"coverage\":");
     buf_append_json_string(b, s->coverage);
     if (s->docmdp)
         buf_printf(b, ",\"docmdp\":%d", s->docmdp);
     buf_printf(b, ",\"detail\":");
     buf_append_json_string(b, s->detail);
+    buf_printf(b, ",\"warning\":");
+    buf_append_json_string(b, s->warning);
     buf_append(b, "}", 1);
 }
 

@@ -90,6 +90,7 @@ void result_free_doc(kyso_doc_result *d)
         free(s->field);
         free(s->coverage);
         free(s->detail);
+        free(s->warning);
         result_free_signer(&s->signer);
     }
     free(d->sigs);
@@ -113,10 +114,11 @@ static int copy_str(char **dst, const char *src)
 static int copy_sig(kyso_sig_result *d, const kyso_sig_result *s)
 {
     *d = *s;
-    d->subfilter = d->field = d->coverage = d->detail = NULL;
+    d->subfilter = d->field = d->coverage = d->detail = d->warning = NULL;
     d->signer.subject = d->signer.issuer = d->signer.serial = d->signer.email = NULL;
     int rc = copy_str(&d->subfilter, s->subfilter) | copy_str(&d->field, s->field) |
              copy_str(&d->coverage, s->coverage) | copy_str(&d->detail, s->detail) |
+             copy_str(&d->warning, s->warning) |
              copy_str(&d->signer.subject, s->signer.subject) |
              copy_str(&d->signer.issuer, s->signer.issuer) |
              copy_str(&d->signer.serial, s->signer.serial) |

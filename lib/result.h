@@ -43,6 +43,14 @@ typedef struct kyso_sig_result {
     char *coverage;             /* "whole", "revision 1 of 2", or NULL */
     char *detail;               /* one technical line for postmasters, or NULL */
     char signing_time[40];      /* ISO 8601 with offset, or "" */
+    char timestamp_time[40];    /* genTime of the signature's own valid time-stamp
+                                 * (RFC 3161 unsigned attribute), or "" */
+    char poe_time[40];          /* proof-of-existence time the certificate was
+                                 * checked at (a valid signature or document
+                                 * time-stamp), or "" when checked at the
+                                 * validation time */
+    char *warning;              /* what is odd but not a failure (signingTime far
+                                 * from the time-stamp), or NULL */
     int docmdp;                 /* 0: approval signature; 1..3: certification P */
     kyso_signer signer;
 } kyso_sig_result;

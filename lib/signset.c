@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include "buf.h"
 #include "signset.h"
+#include "tsa.h"
 
 /* daemon_uid - the uid of CFG's UserID ("user" or "user:group"), else ours. */
 static uid_t daemon_uid(const kyso_config *cfg)
@@ -47,6 +48,15 @@ static int check_key(signset *ss, const char *table, size_t i, char *warn, size_
     return -1;
 }
 
+/* needs_verifier - does some key of KT ask for a TSA or B-LT? */
+static int needs_verifier(const keytable *kt)
+{
+    for (size_t i = 0; i < kt->nkeys; i++)
+        if (kt->keys[i].tsa_url || kt->keys[i].lt)
+            return 1;
+    return 0;
+}
+
 signset *signset_open(const kyso_config *cfg, int check, char *warn, size_t warnlen,
                       char *err, size_t errlen)
 {
@@ -66,6 +76,11 @@ signset *signset_open(const kyso_config *cfg, int check, char *warn, size_t warn
     if (ss->tokens == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
+    }
+    if (needs_verifier(ss->kt)) {
+        if (config_build_verifier(cfg, &ss->v, err, errlen) < 0)
+            goto fail;
+        ss->has_v = 1;
     }
     for (size_t i = 0; i < ss->kt->nkeys; i++) {
         const kt_key *k = &ss->kt->keys[i];
@@ -92,6 +107,8 @@ void signset_free(signset *ss)
         token_close(ss->tokens[i]);
     free(ss->tokens);
     keytable_free(ss->kt);
+    if (ss->has_v)
+        verifier_free(&ss->v);
     free(ss);
 }
 
@@ -116,7 +133,7 @@ void signset_signer(const signset *ss, const kt_key *key, struct signset_ctx *ct
 {
     ctx->t = signset_token(ss, key);
     ctx->timeout_ms = ss->timeout_ms;
-    *s = (cms_signer){ key->cert, key->chain, key->pss, token_signfn, ctx };
+    *s = (cms_signer){ key->cert, key->chain, key->pss, token_signfn, ctx, NULL };
 }
 
 int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
@@ -126,9 +143,13 @@ int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
     struct signset_ctx ctx;
     cms_signer s;
     signset_signer(ss, key, &ctx, &s);
+    tsa_conf tsa = { key->tsa_url, ss->timeout_ms, 0, ss->has_v ? &ss->v : NULL };
+    if (key->tsa_url)
+        s.tsa = &tsa;
     pdf_sign_req r = { .signer = &s, .kind = kind, .place = PDFS_PLACE_AUTO,
                        .org_name = key->org_name, .seal = key->seal, .seal_len = key->seal_len,
-                       .doc_number = doc_number, .when = when, .max_objects = 1000000 };
+                       .doc_number = doc_number, .when = when, .max_objects = 1000000,
+                       .lt = key->lt, .v = ss->has_v ? &ss->v : NULL };
     if (key->position && strcmp(key->position, "invisible") == 0)
         r.place = PDFS_PLACE_INVISIBLE;
     else if (key->position && strcmp(key->position, "top-right") == 0)

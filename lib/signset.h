@@ -13,11 +13,15 @@
 #include "keytable.h"
 #include "pdf-sign.h"
 #include "token.h"
+#include "verifier.h"
 
 typedef struct signset {
     keytable *kt;
     token **tokens;             /* tokens[i] for kt->keys[i] */
-    int timeout_ms;             /* SignTimeout */
+    int timeout_ms;             /* SignTimeout; also bounds a TSA request */
+    kyso_verifier v;            /* trust for TSA answers and B-LT collection, built
+                                 * from the configuration when a key has tsa= or lt= */
+    int has_v;
 } signset;
 
 /*
@@ -46,8 +50,10 @@ void signset_signer(const signset *ss, const kt_key *key, struct signset_ctx *ct
                     cms_signer *s);
 
 /* signset_sign_pdf - sign PDF with KEY (appearance from KEY's seal and
- * name, KIND and DOC_NUMBER as given, time WHEN).  Returns what pdf_sign
- * returns. */
+ * name, KIND and DOC_NUMBER as given, time WHEN; KEY's tsa= adds a
+ * signature time-stamp, PAdES B-T, asked for within SignTimeout, and lt=yes
+ * a DSS, B-LT).  Returns what pdf_sign returns: a TSA or validation data
+ * that cannot be had is TOKEN_ETEMP. */
 int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
                      const char *doc_number, time_t when, const unsigned char *pdf,
                      size_t len, unsigned char **out, size_t *outlen, char *err, size_t errlen);

@@ -61,6 +61,13 @@ png += chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 open(sys.argv[1], "wb").write(png)
 PY
 
+# an OCSP response for the organisation certificate (the sub CA answers
+# for itself), embedded by test-pdf-sign in the B-LT document
+openssl ocsp -index "$fx/pki/sub-ca/index.txt" -rsigner "$fx/pki/sub.pem" \
+    -rkey "$fx/pki/sub.key" -CA "$fx/pki/sub.pem" -issuer "$fx/pki/sub.pem" \
+    -cert "$fx/pki/org.pem" -respout "$out/in/org.ocsp" -ndays 30 >/dev/null 2>&1
+ok $? "an OCSP response for the organisation certificate (openssl ocsp)"
+
 # the signing itself, its checks renumbered into ours
 while IFS= read -r line; do
     case $line in
@@ -129,6 +136,29 @@ mutool_last visible-then-org.pdf
 render visible-then-org.pdf
 # RSASSA-PSS: kyso verify and pdfsig (MuPDF does not verify PSS)
 verify_all plain-pss.pdf 1
+# PAdES B-LT: the DSS update is allowed after the signature; its streams
+# are the certificates, the OCSP response and the CRLs
+verify_all plain-lt.pdf 1
+verify_all plain-lt2.pdf 1
+python3 - "$out/plain-lt.pdf" <<'PY'
+import re, sys
+d = open(sys.argv[1], "rb").read()
+num = re.findall(rb"/DSS (\d+) 0 R", d)[-1]
+dss = re.search(rb"\n" + num + rb" 0 obj\n(<<.*?)\nendobj", d, re.S).group(1)
+full = lambda k: re.search(k + rb"\[ \d+ 0 R", dss) is not None
+sys.exit(0 if full(rb"/Certs") and full(rb"/OCSPs") and full(rb"/CRLs")
+         and re.search(rb"/VRI<</[0-9A-F]{40}<<", dss) else 1)
+PY
+ok $? "plain-lt.pdf: the catalog's /DSS holds /Certs, /OCSPs, /CRLs and a /VRI entry"
+# shellcheck disable=SC2086
+lt=$($KYSO verify --json --trust-anchors $fx/pki/root.pem --intermediates $fx/pki/sub.pem \
+     "$out/plain-lt.pdf" 2>/dev/null)
+if jq -e '.reason == "ok"' <<<"$lt" >/dev/null; then
+    ok 0 "plain-lt.pdf: verified offline (no CRL configured) from its DSS"
+else
+    echo "not ok $((n + 1)) - plain-lt.pdf: verified offline from its DSS: got $(jq -r .reason <<<"$lt") # TODO trust_check_cert_ex does not use embedded data yet"
+    n=$((n + 1))
+fi
 
 # the SignedData of our signature, as OpenSSL prints it: PAdES B-B
 # attributes (content-type, message-digest, signing-certificate-v2, and

@@ -2,7 +2,8 @@
  * test-pdf-sign.c - pdf_sign on the generated fixtures with the test
  * organisation key from a file: what the update looks like (original
  * bytes kept, the file's own cross-reference kind, /Prev, /ID), what is
- * refused and why, and that a token failure leaves nothing behind.  The
+ * refused and why, and that a token failure leaves nothing behind; a
+ * B-LT document (DSS from CRLs and an OCSP response made by run-sign.sh).  The
  * signed files go to tests/out/sign/ where run-sign.sh checks them with
  * kyso verify, pdfsig, mutool and qpdf.  Alone (no fixtures) it skips.
  */
@@ -211,6 +212,68 @@ static void placement_over_personal(pdf_sign_req *req)
     buf_unmap_file(seal, seal_len);
 }
 
+/* add_der_file - the DER of PATH (a PEM CRL when PEM_CRL, else raw DER)
+ * into RD as an OCSP response (IS_OCSP) or a CRL.  0, or -1. */
+static int add_der_file(kyso_revdata *rd, const char *path, int is_ocsp, int pem_crl)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[65536], *der = NULL;
+    int n = -1;
+    if (f == NULL)
+        return -1;
+    if (pem_crl) {
+        X509_CRL *c = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+        n = c ? i2d_X509_CRL(c, &der) : -1;
+        X509_CRL_free(c);
+    } else {
+        n = (int)fread(buf, 1, sizeof buf, f);
+    }
+    fclose(f);
+    int rc = n > 0 ? revdata_add(rd, is_ocsp, pem_crl ? der : buf, (size_t)n) : -1;
+    OPENSSL_free(der);
+    return rc;
+}
+
+/* sign_lt - plain.pdf as PAdES B-LT with the fixtures' CRLs and the OCSP
+ * response run-sign.sh made (tests/out/sign/in/org.ocsp), into
+ * plain-lt.pdf; then a second DSS merged into the first. */
+static void sign_lt(pdf_sign_req *req)
+{
+    kyso_revdata rd = { 0 };
+    char p1[1200], p2[1200], p3[1200], err[256] = "";
+    const unsigned char *p;
+    unsigned char *o = NULL, *o2 = NULL;
+    size_t n, m = 0, m2 = 0;
+    snprintf(p1, sizeof p1, "%s/pki/crl/sub.crl", fx);
+    snprintf(p2, sizeof p2, "%s/pki/crl/root.crl", fx);
+    snprintf(p3, sizeof p3, "%s/in/org.ocsp", outdir);
+    int have = add_der_file(&rd, p1, 0, 1) == 0 && add_der_file(&rd, p2, 0, 1) == 0;
+    int have_ocsp = add_der_file(&rd, p3, 1, 0) == 0;
+    ok(have, "B-LT: CRLs loaded (OCSP response %s)", have_ocsp ? "too" : "absent");
+    req->lt = 1;
+    req->lt_data = &rd;
+    if (read_fixture("plain.pdf", &p, &n) == 0) {
+        int rc = pdf_sign(req, p, n, &o, &m, err, sizeof err);
+        ok(rc == TOKEN_OK && memmem(o, m, "/DSS", 4) && memmem(o, m, "/VRI", 4) &&
+           memmem(o, m, "/OCSPs", 6) && memmem(o, m, "/CRLs", 5),
+           "B-LT: signed with a DSS (/Certs /OCSPs /CRLs /VRI) in a second update (%s)", err);
+        if (rc == TOKEN_OK) {
+            write_out("plain-lt.pdf", o, m);
+            rc = pdf_sign_add_dss(o, m, 100000, NULL, &rd, NULL, 0, &o2, &m2, err, sizeof err);
+            ok(rc == 0 && m2 > m && memcmp(o2, o, m) == 0,
+               "a second DSS update keeps the first and adds to it (%s)", err);
+            if (rc == 0)
+                write_out("plain-lt2.pdf", o2, m2);
+        }
+        buf_unmap_file(p, n);
+    }
+    req->lt = 0;
+    req->lt_data = NULL;
+    free(o);
+    free(o2);
+    revdata_free(&rd);
+}
+
 int main(void)
 {
     const char *b = getenv("top_builddir");
@@ -229,7 +292,7 @@ int main(void)
     EVP_PKEY *key = load_key("org.key");
     STACK_OF(X509) *chain = sk_X509_new_null();
     sk_X509_push(chain, sub);
-    cms_signer s = { cert, chain, 0, file_sign, key };
+    cms_signer s = { cert, chain, 0, file_sign, key, NULL };
     pdf_sign_req req = { .signer = &s, .kind = AP_SEAL, .place = PDFS_PLACE_AUTO,
                          .org_name = "Sở Thông tin và Truyền thông Tỉnh Demo",
                          .when = 1798777509, .max_objects = 100000 };
@@ -253,6 +316,7 @@ int main(void)
     sign_one(&req, "plain.pdf", "plain-pss.pdf", 0);
     s.pss = 0;
 
+    sign_lt(&req);
     placement_over_personal(&req);
     refused(&req, "certified-p1.pdf", "DocMDP P=1");
     refused(&req, "bad/broken-xref.pdf", "damaged");
@@ -265,7 +329,7 @@ int main(void)
     size_t n, m;
     unsigned char *o = (unsigned char *)"x";
     char err[256] = "";
-    cms_signer absent = { cert, chain, 0, absent_sign, NULL };
+    cms_signer absent = { cert, chain, 0, absent_sign, NULL, NULL };
     req.signer = &absent;
     if (read_fixture("plain.pdf", &p, &n) == 0) {
         int rc = pdf_sign(&req, p, n, &o, &m, err, sizeof err);

@@ -592,7 +592,7 @@ static void cleanup(void)
 int main(void)
 {
     kyso_verifier v;
-    cms_signer s;
+    cms_signer s = { 0 };
     EVP_PKEY *okey;
 
     mime_init_once();
