@@ -212,11 +212,18 @@ int cms_sign_detached(const cms_signer *s, const kyso_span *spans, size_t nspans
                       char *err, size_t errlen)
 {
     unsigned char md[32];
-    unsigned char *out = NULL;
-    int rc;
     *der = NULL;
     if (digest_spans(spans, nspans, md) != 0)
         return ossl_fail(err, errlen, "hashing the content");
+    return cms_sign_digest(s, md, flags, der, derlen, err, errlen);
+}
+
+int cms_sign_digest(const cms_signer *s, const unsigned char md[32], unsigned flags,
+                    unsigned char **der, size_t *derlen, char *err, size_t errlen)
+{
+    unsigned char *out = NULL;
+    int rc;
+    *der = NULL;
     CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL,
                                     CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
     if (cms == NULL)

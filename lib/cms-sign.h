@@ -50,6 +50,12 @@ int cms_sign_detached(const cms_signer *s, const kyso_span *spans, size_t nspans
                       unsigned flags, unsigned char **der, size_t *derlen,
                       char *err, size_t errlen);
 
+/* cms_sign_digest - cms_sign_detached for content whose SHA-256 MD the
+ * caller has already computed (in the pass it makes over the content
+ * anyway). */
+int cms_sign_digest(const cms_signer *s, const unsigned char md[32], unsigned flags,
+                    unsigned char **der, size_t *derlen, char *err, size_t errlen);
+
 /* cms_sign_size_bound - an upper bound of the DER size cms_sign_detached
  * produces for S (a time-stamp token included when S->tsa), for sizing a
  * PDF /Contents placeholder. */

@@ -41,6 +41,7 @@ struct upd {
     pdfw_objs objs;             /* new and changed objects, in writing order */
     int sig_num, widget_num;
     size_t contents_cap;        /* bytes of DER the /Contents can hold */
+    EVP_MD_CTX *orig_md;        /* SHA-256 state after the original bytes */
     int dss_only;               /* an update that only adds a DSS */
     unsigned char *sig_der;     /* the SignedData written into /Contents */
     size_t sig_der_len;
@@ -500,10 +501,23 @@ static int seal_update(struct upd *u, kyso_buf *o, size_t sig_at)
         return TOKEN_ECONFIG;
     memset(br + 10, ' ', BR_WIDTH);
     memcpy(br + 10, range, (size_t)w);
-    kyso_span spans[2] = { { p, a }, { p + b, o->len - b } };
+    /* one pass over the original bytes, which start both the output and
+     * the first span: the signed digest and the audit's digests share it */
+    unsigned char md[32];
+    u->orig_md = EVP_MD_CTX_new();
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = u->orig_md && c && EVP_DigestInit_ex(u->orig_md, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(u->orig_md, p, u->len) && EVP_MD_CTX_copy_ex(c, u->orig_md) &&
+             EVP_DigestUpdate(c, p + u->len, a - u->len) &&
+             EVP_DigestUpdate(c, p + b, o->len - b) && EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    if (!ok) {
+        snprintf(u->err, u->errlen, "cannot hash the document");
+        return TOKEN_ECONFIG;
+    }
     unsigned char *der = NULL;
     size_t derlen = 0;
-    int rc = cms_sign_detached(u->r->signer, spans, 2, 0, &der, &derlen, u->err, u->errlen);
+    int rc = cms_sign_digest(u->r->signer, md, 0, &der, &derlen, u->err, u->errlen);
     if (rc != TOKEN_OK)
         return rc;
     if (derlen > u->contents_cap) {
@@ -822,6 +836,20 @@ static int add_lt(struct upd *u, kyso_buf *o)
     return rc;
 }
 
+/* fill_digests - SHA-256 of the original bytes and of the whole output
+ * O, from the state kept after hashing the original (only the update's
+ * bytes are hashed again).  0, or -1. */
+static int fill_digests(struct upd *u, const kyso_buf *o, pdf_sign_digests *d)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && u->orig_md && EVP_MD_CTX_copy_ex(c, u->orig_md) &&
+             EVP_DigestFinal_ex(c, d->before, NULL) && EVP_MD_CTX_copy_ex(c, u->orig_md) &&
+             EVP_DigestUpdate(c, o->p + u->len, o->len - u->len) &&
+             EVP_DigestFinal_ex(c, d->after, NULL);
+    EVP_MD_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
 int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
              unsigned char **out, size_t *outlen, char *err, size_t errlen)
 {
@@ -842,6 +870,10 @@ int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
         rc = seal_update(&u, &o, sig_at);
     if (rc == TOKEN_OK && r->lt)
         rc = add_lt(&u, &o);
+    if (rc == TOKEN_OK && r->digests && fill_digests(&u, &o, r->digests) != 0) {
+        snprintf(err, errlen, "cannot hash the document");
+        rc = TOKEN_ECONFIG;
+    }
     if (rc == TOKEN_OK) {
         *outlen = o.len;
         *out = (unsigned char *)buf_steal(&o);
@@ -850,6 +882,7 @@ int pdf_sign(const pdf_sign_req *r, const unsigned char *pdf, size_t len,
     }
     buf_free(&o);
     free(u.sig_der);
+    EVP_MD_CTX_free(u.orig_md);
     pdfw_free(&u.objs);
     if (u.doc_open)
         pdf_doc_close(&u.d);

@@ -25,6 +25,11 @@ typedef enum {
     PDFS_PLACE_INVISIBLE        /* no appearance at all */
 } pdfs_place;
 
+/* SHA-256 of the document before and after signing (for the audit). */
+typedef struct pdf_sign_digests {
+    unsigned char before[32], after[32];
+} pdf_sign_digests;
+
 typedef struct pdf_sign_req {
     const cms_signer *signer;
     ap_kind kind;               /* AP_SEAL (main document) or AP_ATTACHMENT */
@@ -41,6 +46,9 @@ typedef struct pdf_sign_req {
     const struct kyso_verifier *v;  /* for revocation_collect when lt */
     const kyso_revdata *lt_data;    /* embed this instead of collecting (tests,
                                      * answers fetched beforehand), or NULL */
+    pdf_sign_digests *digests;      /* filled on success when not NULL, from the
+                                     * one pass over the document the signature
+                                     * makes anyway */
 } pdf_sign_req;
 
 /* The document cannot be signed: encrypted, damaged, certified with no

@@ -138,7 +138,8 @@ void signset_signer(const signset *ss, const kt_key *key, struct signset_ctx *ct
 
 int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
                      const char *doc_number, time_t when, const unsigned char *pdf,
-                     size_t len, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+                     size_t len, unsigned char **out, size_t *outlen, pdf_sign_digests *d,
+                     char *err, size_t errlen)
 {
     struct signset_ctx ctx;
     cms_signer s;
@@ -149,7 +150,7 @@ int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
     pdf_sign_req r = { .signer = &s, .kind = kind, .place = PDFS_PLACE_AUTO,
                        .org_name = key->org_name, .seal = key->seal, .seal_len = key->seal_len,
                        .doc_number = doc_number, .when = when, .max_objects = 1000000,
-                       .lt = key->lt, .v = ss->has_v ? &ss->v : NULL };
+                       .lt = key->lt, .v = ss->has_v ? &ss->v : NULL, .digests = d };
     if (key->position && strcmp(key->position, "invisible") == 0)
         r.place = PDFS_PLACE_INVISIBLE;
     else if (key->position && strcmp(key->position, "top-right") == 0)
@@ -159,12 +160,15 @@ int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
     return pdf_sign(&r, pdf, len, out, outlen, err, errlen);
 }
 
-/* append_sha256 - ,"KEY":"hex" of P (or null). */
-static void append_sha256(kyso_buf *b, const char *key, const unsigned char *p, size_t n)
+/* append_sha256 - ,"KEY":"hex" of MD when given, else of P (or null). */
+static void append_sha256(kyso_buf *b, const char *key, const unsigned char *given,
+                          const unsigned char *p, size_t n)
 {
     unsigned char md[32];
     buf_printf(b, ",\"%s\":", key);
-    if (p == NULL || !EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL)) {
+    if (given)
+        memcpy(md, given, 32);
+    else if (p == NULL || !EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL)) {
         buf_append(b, "null", 4);
         return;
     }
@@ -216,8 +220,9 @@ char *signset_audit_json(const signset_audit *a)
     append_str(&b, "queue_id", a->queue_id);
     append_str(&b, "message_id", a->message_id);
     append_str(&b, "document", a->document);
-    append_sha256(&b, "sha256_before", a->before, a->before_len);
-    append_sha256(&b, "sha256_after", a->after, a->after_len);
+    const pdf_sign_digests *d = a->digests;
+    append_sha256(&b, "sha256_before", d ? d->before : NULL, a->before, a->before_len);
+    append_sha256(&b, "sha256_after", d && a->after ? d->after : NULL, a->after, a->after_len);
     append_str(&b, "why", a->why);
     buf_append(&b, "}", 1);
     return buf_steal(&b);

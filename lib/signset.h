@@ -53,10 +53,12 @@ void signset_signer(const signset *ss, const kt_key *key, struct signset_ctx *ct
  * name, KIND and DOC_NUMBER as given, time WHEN; KEY's tsa= adds a
  * signature time-stamp, PAdES B-T, asked for within SignTimeout, and lt=yes
  * a DSS, B-LT).  Returns what pdf_sign returns: a TSA or validation data
- * that cannot be had is TOKEN_ETEMP. */
+ * that cannot be had is TOKEN_ETEMP.  D, when not NULL, gets the SHA-256
+ * of the document before and after, for the audit record. */
 int signset_sign_pdf(const signset *ss, const kt_key *key, ap_kind kind,
                      const char *doc_number, time_t when, const unsigned char *pdf,
-                     size_t len, unsigned char **out, size_t *outlen, char *err, size_t errlen);
+                     size_t len, unsigned char **out, size_t *outlen, pdf_sign_digests *d,
+                     char *err, size_t errlen);
 
 /* What an audit record tells (STREAM_AUDIT). */
 typedef struct signset_audit {
@@ -66,6 +68,8 @@ typedef struct signset_audit {
     const unsigned char *before, *after;    /* the document bytes, or NULL */
     size_t before_len, after_len;
     const char *ref;
+    const pdf_sign_digests *digests;        /* their SHA-256 when already known
+                                             * (then BEFORE and AFTER are not read) */
 } signset_audit;
 
 /* signset_audit_json - one JSON object: time, event, node, account,

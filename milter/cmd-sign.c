@@ -50,13 +50,13 @@ static int write_file(const char *path, const unsigned char *p, size_t n)
 /* audit_one - the audit record of a signature made (or refused) by hand. */
 static void audit_one(kyso_store *st, const kyso_config *cfg, const kt_key *k, const char *in,
                       const char *why, const unsigned char *a, size_t alen,
-                      const unsigned char *b, size_t blen)
+                      const unsigned char *b, size_t blen, const pdf_sign_digests *d)
 {
     char account[300];
     const char *u = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
     snprintf(account, sizeof account, "kyso sign (%s)", u ? u : "unknown user");
     signset_audit r = { b ? "signed" : "sign_refused", cfg->node, account, NULL, NULL, in, why,
-                        k, a, b, alen, blen, NULL };
+                        k, a, b, alen, blen, NULL, d };
     char *json = signset_audit_json(&r), err[256];
     if (st && json && store_append(st, STREAM_AUDIT, json, err, sizeof err) < 0)
         fprintf(stderr, "kyso sign: audit record not stored: %s\n", err);
@@ -71,12 +71,13 @@ static int sign_file(const signset *ss, const kt_key *k, kyso_store *st, const k
     size_t n, m;
     unsigned char *res = NULL;
     char err[512];
+    pdf_sign_digests dg;
     if (buf_map_file(in, cfg->lim.max_doc_size, &p, &n) != 0) {
         fprintf(stderr, "kyso sign: %s: cannot read (or larger than MaxDocumentSize)\n", in);
         return 2;
     }
     int rc = signset_sign_pdf(ss, k, o->attachment ? AP_ATTACHMENT : AP_SEAL, o->doc_number,
-                              time(NULL), p, n, &res, &m, err, sizeof err);
+                              time(NULL), p, n, &res, &m, &dg, err, sizeof err);
     int status = 0;
     if (rc == TOKEN_OK && write_file(out, res, m) != 0) {
         fprintf(stderr, "kyso sign: %s: cannot write: %s\n", out, strerror(errno));
@@ -85,7 +86,8 @@ static int sign_file(const signset *ss, const kt_key *k, kyso_store *st, const k
         fprintf(stderr, "kyso sign: %s: %s\n", in, err);
         status = rc == PDFS_EREFUSED ? 1 : 2;
     }
-    audit_one(st, cfg, k, in, rc == TOKEN_OK ? NULL : err, p, n, rc == TOKEN_OK ? res : NULL, m);
+    audit_one(st, cfg, k, in, rc == TOKEN_OK ? NULL : err, p, n, rc == TOKEN_OK ? res : NULL, m,
+              rc == TOKEN_OK ? &dg : NULL);
     free(res);
     buf_unmap_file(p, n);
     return status;

@@ -86,20 +86,29 @@ static GByteArray *part_bytes(GMimePart *p)
     return ba;
 }
 
-/* audit - one audit record into the store of M's generation. */
-static void audit(struct sign_walk *w, const char *event, const char *doc, const char *why,
-                  const unsigned char *before, size_t blen,
-                  const unsigned char *after, size_t alen)
+/* audit_d - one audit record into the store of M's generation; D, when
+ * not NULL, holds the SHA-256 of BEFORE and AFTER already. */
+static void audit_d(struct sign_walk *w, const char *event, const char *doc, const char *why,
+                    const unsigned char *before, size_t blen,
+                    const unsigned char *after, size_t alen, const pdf_sign_digests *d)
 {
     kyso_msg *m = w->m;
     signset_audit a = { event, m->gen->cfg->node, m->auth_user, m->queue_id, m->message_id,
-                        doc, why, w->key, before, after, blen, alen, w->ref };
+                        doc, why, w->key, before, after, blen, alen, w->ref, d };
     char *json = signset_audit_json(&a), err[256];
     if (json == NULL || m->gen->store == NULL ||
         store_append(m->gen->store, STREAM_AUDIT, json, err, sizeof err) < 0)
         log_msg(LOG_ERR, "%s: audit record not stored: %s", m->queue_id ? m->queue_id : "NOQUEUE",
                 json ? json : "out of memory");
     free(json);
+}
+
+/* audit - audit_d whose digests are still to be computed. */
+static void audit(struct sign_walk *w, const char *event, const char *doc, const char *why,
+                  const unsigned char *before, size_t blen,
+                  const unsigned char *after, size_t alen)
+{
+    audit_d(w, event, doc, why, before, blen, after, alen, NULL);
 }
 
 /* carries_our_signature - does R hold a valid signature by KEY's certificate? */
@@ -195,6 +204,7 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
     const char *name = g_mime_part_get_filename(p);
     GByteArray *ba = part_bytes(p);
     unsigned char *signed_pdf = NULL;
+    pdf_sign_digests dg;
     size_t slen = 0;
     snprintf(out->doc, sizeof out->doc, "%s", name ? name : "(unnamed PDF)");
     if (ba == NULL) {
@@ -215,14 +225,15 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
         smfi_progress(w->ctx);  /* a USB token takes up to half a second */
     int rc = signset_sign_pdf(w->m->gen->ss, w->key, w->pdfs->len > 1 && out->nsigned +
                               out->nkept > 0 ? AP_ATTACHMENT : AP_SEAL, NULL, time(NULL),
-                              ba->data, ba->len, &signed_pdf, &slen, out->why, sizeof out->why);
+                              ba->data, ba->len, &signed_pdf, &slen, &dg, out->why,
+                              sizeof out->why);
     if (rc != TOKEN_OK) {
         out->state = sign_failure_state(rc);
         out->reason = rc == PDFS_EREFUSED ? REASON_MALFORMED : REASON_INTERNAL_ERROR;
         audit(w, out->state == MSIGN_REJECT ? "sign_refused" : "sign_failed", out->doc,
               out->why, ba->data, ba->len, NULL, 0);
     } else {
-        audit(w, "signed", out->doc, NULL, ba->data, ba->len, signed_pdf, slen);
+        audit_d(w, "signed", out->doc, NULL, ba->data, ba->len, signed_pdf, slen, &dg);
         struct sign_edit *e = realloc(w->edits, (w->nedits + 1) * sizeof *e);
         if (e == NULL) {
             free(signed_pdf);

@@ -168,6 +168,12 @@ jq -s -e '[.[] | select(.event == "signed" and (.account // "" | test("^kyso sig
     .key == "org" and (.sha256_before | length == 64) and .sha256_before != .sha256_after
     and (.cert_serial | length > 0)' "$audit" >/dev/null
 ok $? "audit of kyso sign: key, certificate serial, SHA-256 before and after"
+b=$(sha256sum <"$fx/pdf/plain.pdf" | cut -d' ' -f1)
+a=$(sha256sum <"$work/plain-signed.pdf" | cut -d' ' -f1)
+jq -s -e --arg b "$b" --arg a "$a" '[.[] | select(.event == "signed" and
+    (.document | endswith("/plain.pdf")))][0] | .sha256_before == $b and .sha256_after == $a' \
+    "$audit" >/dev/null
+ok $? "audit of kyso sign: the digests are those of the file given and the file written"
 
 # a certificate 10 days from expiry (R14): the log warns at start, the
 # văn thư of the key and the postmaster get a notice in Vietnamese
