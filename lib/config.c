@@ -27,6 +27,7 @@
 
 #include "cert-class.h"
 #include "config.h"
+#include "ocsp.h"
 #include "vcache.h"
 #include "trust.h"
 
@@ -51,7 +52,7 @@ enum cfg_type {
     T_SOCKET, T_OCTAL, T_USER, T_ABSPATH, T_BOOL, T_FACILITY, T_NAME, T_SIZE,
     T_COUNT, T_SIGNPOLICY, T_REVCHECK, T_CLASS, T_DOMAINS, T_ADDRESSES, T_FLOW, T_MODE,
     T_MODETABLE, T_DOCTYPES, T_REQUIRE, T_ACTION, T_ADDRESS, T_TEXT, T_RATE,
-    T_COMMAND, T_STORE
+    T_COMMAND, T_STORE, T_OCSPTABLE
 };
 
 #define F_REQUIRED 1u
@@ -84,6 +85,13 @@ static const cfg_key cfg_keys[] = {
     { "Intermediates", T_ABSPATH, 0, OFF(intermediates), 0, 0 },
     { "CRLs", T_ABSPATH, 0, OFF(crls), 0, 0 },
     { "RevocationCheck", T_REVCHECK, 0, OFF(revcheck), 0, 0 },
+    { "OCSPResponders", T_OCSPTABLE, 0, 0, 0, 0 },
+    { "RevocationTimeout", T_COUNT, 0, OFF(revocation_timeout), 100, 120000 },
+    { "OCSPTolerance", T_COUNT, 0, OFF(ocsp_tolerance), 0, 86400 },
+    { "CRLMaxSize", T_SIZE, 0, OFF(crl_max_size), 1024, GIB },
+    { "OCSPNonce", T_BOOL, 0, OFF(ocsp_nonce), 0, 0 },
+    { "On-RevocationUnknown", T_ACTION, 0, OFF(on_revocation_unknown), 0, 0 },
+    { "RevocationMaxDefer", T_COUNT, 0, OFF(revocation_max_defer), 0, 30 * 86400 },
     { "CertificateClass", T_CLASS, F_REPEAT, 0, 0, 0 },
     { "EnforceDomains", T_DOMAINS, 0, OFF(enforce_domains), 0, 0 },
     { "EnforceFlow", T_FLOW, 0, OFF(flow), 0, 0 },
@@ -161,7 +169,8 @@ static const cfg_name signpolicy_names[] = {
     { "personal-first", SIGN_PERSONAL_FIRST }, { "any", SIGN_ANY }, { NULL, 0 }
 };
 static const cfg_name revcheck_names[] = {
-    { "crl", REVCHECK_CRL }, { "none", REVCHECK_NONE }, { NULL, 0 }
+    { "ocsp,crl", REVCHECK_OCSP_CRL }, { "crl,ocsp", REVCHECK_CRL_OCSP },
+    { "crl", REVCHECK_CRL }, { "ocsp", REVCHECK_OCSP }, { "none", REVCHECK_NONE }, { NULL, 0 }
 };
 static const cfg_name facility_names[] = {
     { "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
@@ -710,9 +719,17 @@ static int cfg_set_enum(cfg_parser *p, const cfg_key *k, const char *val)
         : k->type == T_SIGNPOLICY ? signpolicy_names
         : bool_names;
     void *f = (char *)&p->cp->pub + k->off;
-    char names[160];
+    char names[160], packed[64];
+    size_t n = 0;
     int v;
 
+    if (k->type == T_REVCHECK) {            /* "ocsp, crl" is "ocsp,crl" */
+        for (const char *s = val; *s && n + 1 < sizeof packed; s++)
+            if (*s != ' ' && *s != '\t')
+                packed[n++] = *s;
+        packed[n] = '\0';
+        val = packed;
+    }
     if (cfg_lookup(t, val, &v) < 0) {
         cfg_list_names(t, t == bool_names ? 2 : 0, names, sizeof names);
         return cfg_fail(p, "%s \"%s\" is not valid; use %s", k->name, val, names);
@@ -1013,6 +1030,27 @@ static int cfg_set_modetable(cfg_parser *p, const char *val)
     return rc;
 }
 
+/* cfg_responders_line - one "ISSUER URL" line of the OCSPResponders table. */
+static int cfg_responders_line(cfg_parser *p, char *line, void *arg)
+{
+    char why[400];
+
+    (void)arg;
+    if (ocsp_table_add_line(p->cp->pub.ocsp_responders, line, why, sizeof why) < 0)
+        return cfg_fail(p, "%s", why);
+    return 0;
+}
+
+/* cfg_set_responders - OCSPResponders FILE (see ocsp.h for the format). */
+static int cfg_set_responders(cfg_parser *p, const char *val)
+{
+    if (val[0] != '/')
+        return cfg_fail(p, "OCSPResponders \"%s\": want an absolute path", val);
+    if ((p->cp->pub.ocsp_responders = ocsp_table_new()) == NULL)
+        return cfg_oom(p);
+    return cfg_read_file(p, "OCSPResponders", val, cfg_responders_line, NULL);
+}
+
 /* cfg_set_class - CertificateClass "FIELD PREFIX CLASS": checked with
  * class_rules_add into c->classes, and kept for config_build_verifier. */
 static int cfg_set_class(cfg_parser *p, const char *val)
@@ -1064,6 +1102,8 @@ static int cfg_set(cfg_parser *p, const cfg_key *k, const char *val)
         return cfg_set_class(p, val);
     case T_MODETABLE:
         return cfg_set_modetable(p, val);
+    case T_OCSPTABLE:
+        return cfg_set_responders(p, val);
     case T_DOCTYPES:
         return cfg_set_doctypes(p, val);
     case T_RATE:
@@ -1119,7 +1159,13 @@ static int cfg_set_defaults(kyso_config *c)
     c->sign_timeout = 30000;
     c->log_retention = 190;
     c->redis_timeout = 200;
-    c->revcheck = REVCHECK_CRL;
+    c->revcheck = REVCHECK_OCSP_CRL;
+    c->revocation_timeout = 5000;
+    c->ocsp_tolerance = 300;
+    c->crl_max_size = 32u << 20;
+    c->ocsp_nonce = 1;
+    c->on_revocation_unknown = ACTION_TEMPFAIL;
+    c->revocation_max_defer = 86400;
     c->flow = FLOW_BOTH;
     c->mode = MODE_ENFORCE;
     c->doc_types = DOC_PDF;
@@ -1241,6 +1287,14 @@ static int cfg_check_required(cfg_parser *p)
     return 0;
 }
 
+/* cfg_note_explicit - what depends on whether a key was written at all. */
+static void cfg_note_explicit(cfg_parser *p)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(cfg_keys[i].name, "On-RevocationUnknown") == 0)
+            p->cp->pub.revocation_defer = p->seen[i] != 0;
+}
+
 /* config_load - see config.h.  Defaults first, then the file; on any error
  * everything read so far is released. */
 kyso_config *config_load(const char *path, char *err, size_t errlen)
@@ -1261,6 +1315,7 @@ kyso_config *config_load(const char *path, char *err, size_t errlen)
         cfg_oom(&p);
     else if (cfg_read_file(&p, NULL, path, cfg_config_line, NULL) == 0
              && cfg_check_required(&p) == 0) {
+        cfg_note_explicit(&p);
         if (cfg_fill_strings(&cp->pub) == 0)
             return &cp->pub;
         snprintf(err, errlen, "%s: out of memory", path);
@@ -1293,6 +1348,7 @@ void config_free(kyso_config *c)
     free(c->notice_from); free(c->notice_contact); free(c->mta_command); free(c->store);
     free(c->signer_table); free(c->key_table); free(c->sign_daemon); free(c->pkcs11_module);
     class_rules_free(c->classes);
+    ocsp_table_free(c->ocsp_responders);
     cfg_free_patterns(&c->enforce_domains);
     cfg_free_patterns(&c->exempt);
     cfg_free_patterns(&c->local_domains);
@@ -1335,6 +1391,31 @@ static int cfg_build_classes(const config_priv *cp, kyso_verifier *v, char *why,
     return 0;
 }
 
+/* cfg_build_revocation - v->rev and v->rev_missing from the revocation
+ * keys; the OCSPResponders table is copied.  0, or -1 when out of memory. */
+static int cfg_build_revocation(const kyso_config *c, kyso_verifier *v)
+{
+    static const kyso_rev_source orders[][3] = {
+        [REVCHECK_CRL] = { REVSRC_CRL, REVSRC_END, REVSRC_END },
+        [REVCHECK_NONE] = { REVSRC_END, REVSRC_END, REVSRC_END },
+        [REVCHECK_OCSP_CRL] = { REVSRC_OCSP, REVSRC_CRL, REVSRC_END },
+        [REVCHECK_CRL_OCSP] = { REVSRC_CRL, REVSRC_OCSP, REVSRC_END },
+        [REVCHECK_OCSP] = { REVSRC_OCSP, REVSRC_END, REVSRC_END },
+    };
+
+    v->rev_missing = c->revcheck == REVCHECK_NONE ? REVMISSING_IGNORE : REVMISSING_UNKNOWN;
+    memcpy(v->rev.order, orders[c->revcheck], sizeof v->rev.order);
+    v->rev.timeout_ms = (long)c->revocation_timeout;
+    v->rev.tolerance = (long)c->ocsp_tolerance;
+    v->rev.crl_max_size = c->crl_max_size;
+    v->rev.nonce = c->ocsp_nonce;
+    v->rev.refresh = 1;
+    if (c->ocsp_responders != NULL
+        && (v->rev.responders = ocsp_table_dup(c->ocsp_responders)) == NULL)
+        return -1;
+    return 0;
+}
+
 /* config_build_verifier - see config.h.  C must come from config_load. */
 int config_build_verifier(const kyso_config *c, kyso_verifier *v, char *err, size_t errlen)
 {
@@ -1354,7 +1435,8 @@ int config_build_verifier(const kyso_config *c, kyso_verifier *v, char *err, siz
     if (cfg_build_classes((const config_priv *)c, v, why, sizeof why) < 0)
         return cfg_build_fail(v, "CertificateClass", why, err, errlen);
     v->lim = c->lim;
-    v->rev_missing = c->revcheck == REVCHECK_NONE ? REVMISSING_IGNORE : REVMISSING_UNKNOWN;
+    if (cfg_build_revocation(c, v) < 0)
+        return cfg_build_fail(v, "OCSPResponders", "out of memory", err, errlen);
     if (c->vcache_size > 0 &&
         (v->cache = vcache_new(c->vcache_size, (unsigned)c->vcache_ttl)) == NULL)
         return cfg_build_fail(v, "VerifyCacheSize", "out of memory", err, errlen);

@@ -59,10 +59,17 @@ typedef struct kyso_mode_entry {
 #define DOC_OFFICE  0x08u   /* "office" (aliases docx xlsx pptx odt ods) */
 #define DOC_OLE     0x10u   /* "ole" (aliases doc xls ppt) */
 
+/* RevocationCheck: the network sources, in order.  Embedded validation
+ * data and the CRLs files are consulted first in every mode but none. */
 typedef enum kyso_revcheck {
-    REVCHECK_CRL = 0,       /* CRLs from the CRLs key must cover the chain */
-    REVCHECK_NONE           /* no revocation check (labs only) */
+    REVCHECK_CRL = 0,       /* "crl": CRL distribution points */
+    REVCHECK_NONE,          /* "none": no revocation check at all (labs only) */
+    REVCHECK_OCSP_CRL,      /* "ocsp,crl" (default): OCSP, then CRL distribution points */
+    REVCHECK_CRL_OCSP,      /* "crl,ocsp" */
+    REVCHECK_OCSP           /* "ocsp": OCSP only */
 } kyso_revcheck;
+
+typedef struct kyso_ocsp_table kyso_ocsp_table;    /* ocsp.h */
 
 typedef enum kyso_sign_policy {
     SIGN_PERSONAL_FIRST = 0,    /* a PDF needs a valid personal signature first (R6) */
@@ -88,7 +95,19 @@ typedef struct kyso_config {
     char *trust_anchors;        /* TrustAnchors: PEM file or folder; required */
     char *intermediates;        /* Intermediates, or NULL */
     char *crls;                 /* CRLs, or NULL */
-    kyso_revcheck revcheck;     /* RevocationCheck crl|none, default crl */
+    kyso_revcheck revcheck;     /* RevocationCheck, default ocsp,crl */
+    kyso_ocsp_table *ocsp_responders;   /* OCSPResponders FILE, parsed, or NULL */
+    size_t revocation_timeout;  /* RevocationTimeout: ms per transfer, default 5000 */
+    size_t ocsp_tolerance;      /* OCSPTolerance: seconds of clock skew, default 300 */
+    size_t crl_max_size;        /* CRLMaxSize: bytes of one CRL, default 32M */
+    int ocsp_nonce;             /* OCSPNonce yes|no, default yes */
+    kyso_action on_revocation_unknown;  /* On-RevocationUnknown: the final action
+                                     * once RevocationMaxDefer has passed since a
+                                     * document was first seen; default tempfail */
+    size_t revocation_max_defer;    /* RevocationMaxDefer: seconds, default 86400 */
+    int revocation_defer;           /* On-RevocationUnknown was set: revocation_unknown
+                                     * follows it (policy_decide_seen); otherwise
+                                     * it asks On-Indeterminate */
     kyso_class_rules *classes;  /* CertificateClass lines (repeatable key:
                                  * "FIELD PREFIX CLASS"); NULL = defaults */
     /* which mail */
@@ -164,7 +183,8 @@ kyso_config *config_load(const char *path, char *err, size_t errlen);
 void config_free(kyso_config *c);
 
 /* config_build_verifier - a verifier from c: trust anchors, intermediates,
- * CRLs, class rules (copied), limits, revocation rule.  Returns 0, or -1
+ * CRLs, class rules (copied), limits, revocation settings (RevocationCheck,
+ * OCSPResponders copied, timeouts; CRLs refreshed in the background).  Returns 0, or -1
  * with "KEY FILE: reason" in err (v is then freed and zeroed). */
 int config_build_verifier(const kyso_config *c, kyso_verifier *v, char *err, size_t errlen);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <curl/curl.h>
 #include "buf.h"
 #include "http.h"
@@ -79,11 +80,24 @@ static void http_global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* http_now_ms - a monotonic clock in milliseconds. */
+static long long http_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* http_fetch - see http.h.  The time limit covers every hop of the
+ * redirects together; a limit of 0 or less is taken as 1 ms (libcurl
+ * would read 0 as "no limit"). */
 int http_fetch(const http_req *r, unsigned char **out, size_t *outlen,
                char *ctype, size_t ctypelen, char *err, size_t errlen)
 {
     pthread_once(&http_once, http_global_init);
     http_req cur = *r;
+    long long deadline = http_now_ms() + (r->timeout_ms > 0 ? r->timeout_ms : 1);
     char url[2048];
     *out = NULL;
     if (ctype && ctypelen)
@@ -91,7 +105,12 @@ int http_fetch(const http_req *r, unsigned char **out, size_t *outlen,
     for (int hop = 0; hop < 4; hop++) {
         struct sink s = { { 0 }, r->max_size, 0 };
         struct curl_slist *hdrs = NULL;
-        CURL *c = curl_easy_init();
+        CURL *c;
+        if ((cur.timeout_ms = (long)(deadline - http_now_ms())) <= 0) {
+            snprintf(err, errlen, "timed out after %ld ms", r->timeout_ms);
+            return -1;
+        }
+        c = curl_easy_init();
         if (c == NULL) {
             snprintf(err, errlen, "cannot start libcurl");
             return -1;

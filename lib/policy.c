@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
 #include "policy.h"
 
 /* addr_domain - the domain part of ADDR, or NULL when there is none. */
@@ -178,9 +179,64 @@ static kyso_reason require_reason(const kyso_config *c, const kyso_doc_result *d
     return REASON_OK;
 }
 
+/* doc_key_add - one field of the first-seen key; NULL counts as "". */
+static void doc_key_add(EVP_MD_CTX *m, const char *s)
+{
+    EVP_DigestUpdate(m, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+void policy_doc_key(const kyso_doc_result *d, unsigned char key[FIRSTSEEN_KEY_LEN])
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    char kind[16];
+
+    memset(key, 0, FIRSTSEEN_KEY_LEN);
+    if (m == NULL || !EVP_DigestInit_ex(m, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(m);
+        return;
+    }
+    snprintf(kind, sizeof kind, "%d", (int)d->kind);
+    doc_key_add(m, kind);
+    doc_key_add(m, d->name);
+    for (size_t i = 0; i < d->nsigs; i++) {
+        doc_key_add(m, d->sigs[i].field);
+        doc_key_add(m, d->sigs[i].signer.issuer);
+        doc_key_add(m, d->sigs[i].signer.serial);
+        doc_key_add(m, d->sigs[i].signing_time);
+    }
+    EVP_DigestFinal_ex(m, key, NULL);
+    EVP_MD_CTX_free(m);
+}
+
+/* Where the first-seen times come from, for one decision. */
+typedef struct seen_ctx {
+    kyso_firstseen *fs;
+    time_t now;
+} seen_ctx;
+
+/* unknown_action - the action for a document D whose revocation status is
+ * unknown (see policy_decide_seen). */
+static kyso_action unknown_action(const kyso_config *c, const kyso_doc_result *d,
+                                  const seen_ctx *sc)
+{
+    unsigned char key[FIRSTSEEN_KEY_LEN];
+    time_t first = sc->now, ttl = (time_t)c->revocation_max_defer * 2 + 86400;
+
+    if (!c->revocation_defer)
+        return c->on_indeterminate;
+    if (c->on_revocation_unknown == ACTION_TEMPFAIL)
+        return ACTION_TEMPFAIL;
+    if (sc->fs != NULL) {
+        policy_doc_key(d, key);
+        first = firstseen_note(sc->fs, key, sc->now, ttl);
+    }
+    return sc->now - first >= (time_t)c->revocation_max_defer ? c->on_revocation_unknown
+                                                              : ACTION_TEMPFAIL;
+}
+
 /* decide_doc - fill DD for attachment D of MSG. */
 static void decide_doc(const kyso_config *c, const kyso_doc_result *msg,
-                       const kyso_doc_result *d, kyso_doc_decision *dd)
+                       const kyso_doc_result *d, kyso_doc_decision *dd, const seen_ctx *sc)
 {
     const kyso_doc_result *p7s = d->name ? find_att(msg, d->name, ".p7s") : NULL;
     kyso_reason r = d->reason;
@@ -197,7 +253,9 @@ static void decide_doc(const kyso_config *c, const kyso_doc_result *msg,
             r = require_reason(c, d, p7s);
     }
     dd->reason = r;
-    dd->action = dd->counted ? (int)policy_action_for(c, r) : (int)ACTION_ACCEPT;
+    dd->action = !dd->counted ? (int)ACTION_ACCEPT
+        : r == REASON_REVOCATION_UNKNOWN ? (int)unknown_action(c, d, sc)
+        : (int)policy_action_for(c, r);
 }
 
 /* message_failure - the reason of a failure of the message as a whole
@@ -218,6 +276,14 @@ static kyso_reason message_failure(const kyso_doc_result *msg)
 
 int policy_decide(const kyso_config *c, const kyso_doc_result *msg, kyso_policy_result *out)
 {
+    return policy_decide_seen(c, msg, NULL, time(NULL), out);
+}
+
+int policy_decide_seen(const kyso_config *c, const kyso_doc_result *msg, kyso_firstseen *fs,
+                       time_t now, kyso_policy_result *out)
+{
+    seen_ctx sc = { fs, now };
+
     memset(out, 0, sizeof *out);
     out->culprit = (size_t)-1;
     out->reason = REASON_NO_DOCUMENTS;
@@ -230,7 +296,7 @@ int policy_decide(const kyso_config *c, const kyso_doc_result *msg, kyso_policy_
     int worst = -1;
     for (size_t i = 0; i < msg->natts; i++) {
         kyso_doc_decision *dd = &out->docs[i];
-        decide_doc(c, msg, &msg->atts[i], dd);
+        decide_doc(c, msg, &msg->atts[i], dd, &sc);
         if (!dd->counted)
             continue;
         int sev = policy_action_severity((kyso_action)dd->action);

@@ -9,8 +9,10 @@
 #define KYSO_POLICY_H
 
 #include <stddef.h>
+#include <time.h>
 #include "config.h"
 #include "decision.h"
+#include "firstseen.h"
 #include "result.h"
 
 typedef struct kyso_envelope {
@@ -57,6 +59,23 @@ typedef struct kyso_policy_result {
  * Returns 0, or -1 when out of memory (OUT then asks On-InternalError with
  * reason internal_error). */
 int policy_decide(const kyso_config *c, const kyso_doc_result *msg, kyso_policy_result *out);
+
+/*
+ * policy_decide_seen - policy_decide, with revocation_unknown deferred:
+ * when On-RevocationUnknown is set to an action other than tempfail, a
+ * document whose revocation status cannot be decided gets tempfail until
+ * it was first seen (firstseen_note on FS with its policy_doc_key, at NOW)
+ * RevocationMaxDefer seconds ago, and that action afterwards.  Without
+ * On-RevocationUnknown, revocation_unknown asks On-Indeterminate as before.
+ * FS may be NULL (every document is then first seen NOW).  Same returns.
+ */
+int policy_decide_seen(const kyso_config *c, const kyso_doc_result *msg, kyso_firstseen *fs,
+                       time_t now, kyso_policy_result *out);
+
+/* policy_doc_key - the first-seen key of document D: SHA-256 over its
+ * kind, name and, per signature, field, signer issuer and serial and
+ * signing time (the same document resent gives the same key). */
+void policy_doc_key(const kyso_doc_result *d, unsigned char key[FIRSTSEEN_KEY_LEN]);
 
 /* policy_free - release what OUT owns. */
 void policy_free(kyso_policy_result *out);

@@ -45,6 +45,20 @@ kyso_reason trust_check_cert_ex(const struct kyso_verifier *v, X509 *leaf,
                                 const kyso_revdata *embedded, char *detail, size_t dlen);
 
 /*
+ * revocation_check_chain - revocation of every certificate of CHAIN (leaf
+ * first, anchor last; the anchor itself is not checked) at AT: embedded
+ * data (may be NULL), configured CRL files, then OCSP and CRL distribution
+ * points in v->rev.order.  REASON_OK, REASON_CERT_REVOKED (also for a
+ * suspension, certificateHold, dated no later than AT), or
+ * REASON_REVOCATION_UNKNOWN when some certificate has no answer and
+ * v->rev_missing is REVMISSING_UNKNOWN; detail says which source said
+ * what.  Network transfers are bounded by v->rev.timeout_ms each.
+ */
+kyso_reason revocation_check_chain(const struct kyso_verifier *v, STACK_OF(X509) *chain,
+                                   time_t at, const kyso_revdata *embedded,
+                                   char *detail, size_t dlen);
+
+/*
  * revocation_collect - the answers that prove CERT and every certificate
  * of CHAIN below the anchor not revoked now (OCSP preferred, else CRL),
  * from the cache or the network, into OUT: what a signer embeds for

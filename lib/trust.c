@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "revocation.h"
 #include "trust.h"
 #include "verifier.h"
 
@@ -335,7 +336,7 @@ char *trust_format_time(time_t t, char *buf, size_t len)
 
 /* trust_name_of - NAME as one RFC 2253 UTF-8 line in BUF (truncated to
  * LEN); returns BUF, "" when it cannot be printed. */
-static char *trust_name_of(const X509_NAME *name, char *buf, size_t len)
+char *trust_name_of(const X509_NAME *name, char *buf, size_t len)
 {
     BIO *b = BIO_new(BIO_s_mem());
     int n = -1;
@@ -498,7 +499,7 @@ static kyso_reason trust_check_chain_algorithms(const struct kyso_verifier *v,
  * using it for CERT?  Unknown critical extensions, delta CRLs, indirect
  * CRLs, reason-partitioned CRLs and CRLs scoped to the other kind of
  * certificate or to a distribution point CERT does not name all refuse. */
-static int trust_crl_scope_ok(X509_CRL *crl, X509 *cert)
+int trust_crl_scope_ok(X509_CRL *crl, X509 *cert)
 {
     int i, j, k, ok = 1, crit = 0;
     ISSUING_DIST_POINT *idp;
@@ -541,9 +542,8 @@ static int trust_crl_scope_ok(X509_CRL *crl, X509 *cert)
     return ok;
 }
 
-/* trust_crl_covers - was CRL current at or after AT, issued before NOW,
- * and signed by ISSUER's key for CERT's issuer name? */
-static int trust_crl_covers(X509_CRL *crl, X509 *cert, X509 *issuer,
+/* trust_crl_covers - see trust.h. */
+int trust_crl_covers(X509_CRL *crl, X509 *cert, X509 *issuer,
                             time_t at, time_t now)
 {
     time_t this_up, next_up;
@@ -594,46 +594,71 @@ static int trust_crl_entry_reason(X509_REVOKED *rev)
     return code;
 }
 
-/* trust_check_revoked - revocation of CERT (issued by ISSUER) at AT from
+/* trust_crl_entry - CERT's entry in CRL (a CRL already found usable)
+ * judged at AT: REASON_OK (not listed, removed, or revoked only after AT),
+ * REASON_CERT_REVOKED with detail ("revoked ..." or "suspended ..." for
+ * certificateHold, SOURCE naming the CRL), or REASON_REVOCATION_UNKNOWN
+ * when the entry carries what we cannot interpret (detail filled). */
+kyso_reason trust_crl_entry(X509_CRL *crl, X509 *cert, time_t at, const char *source,
+                            char *detail, size_t dlen)
+{
+    X509_REVOKED *rev = NULL;
+    int found = X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)), code;
+    time_t when;
+
+    ERR_clear_error();
+    if (found == 0 || rev == NULL)
+        return REASON_OK;
+    if ((code = trust_crl_entry_reason(rev)) == -2) {
+        snprintf(detail, dlen, "%s: entry with an unknown critical extension", source);
+        return REASON_REVOCATION_UNKNOWN;
+    }
+    if (found == 2 || code == 8)
+        return REASON_OK;       /* removeFromCRL: not revoked */
+    if (trust_time_of(X509_REVOKED_get0_revocationDate(rev), &when) < 0 || when > at)
+        return REASON_OK;       /* revoked only after AT */
+    trust_describe_revocation(when, code, source, detail, dlen);
+    return REASON_CERT_REVOKED;
+}
+
+/* trust_describe_revocation - "revoked 2026-...Z (keyCompromise) by SOURCE",
+ * or "suspended since ... (certificateHold) by SOURCE", into DETAIL. */
+void trust_describe_revocation(time_t when, int code, const char *source,
+                               char *detail, size_t dlen)
+{
+    char ts[32];
+
+    snprintf(detail, dlen, "%s %s%s%s%s%s by %s", code == 6 ? "suspended since" : "revoked",
+             trust_format_time(when, ts, sizeof(ts)),
+             code >= 0 ? " (" : "",
+             code >= 0 && code <= 10 ? trust_crl_reasons[code]
+             : code >= 0 ? "unknown reason" : "",
+             code >= 0 ? ")" : "", "", source);
+}
+
+/* trust_check_crl_files - revocation of CERT (issued by ISSUER) at AT from
  * the configured CRLs.  Returns REASON_OK (some covering CRL, not revoked
  * at AT), REASON_CERT_REVOKED, or REASON_REVOCATION_UNKNOWN (no covering
  * CRL), with detail filled for the last two. */
-static kyso_reason trust_check_revoked(const kyso_trust *t, X509 *cert,
-                                       X509 *issuer, time_t at,
-                                       char *detail, size_t dlen)
+kyso_reason trust_check_crl_files(const kyso_trust *t, X509 *cert, X509 *issuer,
+                                  time_t at, char *detail, size_t dlen)
 {
-    int i, covered = 0, code, found;
-    time_t now = time(NULL), when;
-    X509_REVOKED *rev;
-    char iname[256], ts[32], atbuf[32];
+    int i, covered = 0;
+    time_t now = time(NULL);
+    kyso_reason r;
+    char iname[256], atbuf[32], src[300];
 
     trust_name_of(X509_get_issuer_name(cert), iname, sizeof(iname));
+    snprintf(src, sizeof src, "CRL of %s", iname);
     for (i = 0; i < sk_X509_CRL_num(t->crls); i++) {
         X509_CRL *crl = sk_X509_CRL_value(t->crls, i);
 
         if (!trust_crl_covers(crl, cert, issuer, at, now))
             continue;
-        rev = NULL;
-        found = X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert));
-        if (found == 0 || rev == NULL) {
-            covered = 1;
-            continue;
-        }
-        if ((code = trust_crl_entry_reason(rev)) == -2)
-            continue;           /* entry we cannot interpret: CRL unusable */
-        covered = 1;
-        if (found == 2 || code == 8)
-            continue;           /* removeFromCRL: not revoked */
-        if (trust_time_of(X509_REVOKED_get0_revocationDate(rev), &when) < 0
-            || when > at)
-            continue;           /* revoked only after AT */
-        snprintf(detail, dlen, "revoked %s%s%s%s by CRL of %s",
-                 trust_format_time(when, ts, sizeof(ts)),
-                 code >= 0 ? " (" : "",
-                 code >= 0 && code <= 10 ? trust_crl_reasons[code]
-                 : code >= 0 ? "unknown reason" : "",
-                 code >= 0 ? ")" : "", iname);
-        return REASON_CERT_REVOKED;
+        r = trust_crl_entry(crl, cert, at, src, detail, dlen);
+        if (r == REASON_CERT_REVOKED)
+            return r;
+        covered |= r == REASON_OK;
     }
     ERR_clear_error();
     if (covered)
@@ -643,59 +668,60 @@ static kyso_reason trust_check_revoked(const kyso_trust *t, X509 *cert,
     return REASON_REVOCATION_UNKNOWN;
 }
 
-/* trust_check_chain_revocation - every non-anchor certificate of CHAIN.
- * A revocation anywhere wins over an unknown status; returns REASON_OK,
- * REASON_CERT_REVOKED or REASON_REVOCATION_UNKNOWN (the latter only when
- * v->rev_missing is REVMISSING_UNKNOWN). */
-static kyso_reason trust_check_chain_revocation(const struct kyso_verifier *v,
-                                                STACK_OF(X509) *chain, time_t at,
-                                                char *detail, size_t dlen)
+/* trust_crl_count - see trust.h. */
+int trust_crl_count(const kyso_trust *t)
 {
-    kyso_reason r, first = REASON_OK;
-    int i;
-    char d[512], name[256];
-
-    for (i = 0; i + 1 < sk_X509_num(chain); i++) {
-        X509 *x = sk_X509_value(chain, i);
-
-        r = trust_check_revoked(v->trust, x, sk_X509_value(chain, i + 1), at,
-                                d, sizeof(d));
-        if (r == REASON_REVOCATION_UNKNOWN && v->rev_missing != REVMISSING_UNKNOWN)
-            r = REASON_OK;
-        if (r == REASON_OK || (first != REASON_OK && r == REASON_REVOCATION_UNKNOWN))
-            continue;
-        if (i > 0)
-            trust_name_of(X509_get_subject_name(x), name, sizeof(name));
-        snprintf(detail, dlen, "%s%s%s", i > 0 ? "CA certificate " : "",
-                 i > 0 ? name : "", i > 0 ? ": " : "");
-        snprintf(detail + strlen(detail), dlen - strlen(detail), "%s", d);
-        if (r == REASON_CERT_REVOKED)
-            return r;
-        first = r;
-    }
-    return first;
+    return sk_X509_CRL_num(t->crls);
 }
 
-/* trust_check_cert - see trust.h.  Also REASON_INTERNAL_ERROR when out of
- * memory or when v has no trust store. */
+/* trust_find_crl - see trust.h. */
+X509_CRL *trust_find_crl(const kyso_trust *t, X509 *cert, X509 *issuer, time_t at)
+{
+    time_t now = time(NULL);
+
+    for (int i = 0; i < sk_X509_CRL_num(t->crls); i++)
+        if (trust_crl_covers(sk_X509_CRL_value(t->crls, i), cert, issuer, at, now))
+            return sk_X509_CRL_value(t->crls, i);
+    ERR_clear_error();
+    return NULL;
+}
+
+/* trust_get_chain - see trust.h. */
+kyso_reason trust_get_chain(const struct kyso_verifier *v, X509 *leaf, STACK_OF(X509) *extra,
+                            time_t at, STACK_OF(X509) **chain, char *detail, size_t dlen)
+{
+    *chain = NULL;
+    if (v == NULL || v->trust == NULL || leaf == NULL) {
+        snprintf(detail, dlen, "no trust store");
+        return REASON_INTERNAL_ERROR;
+    }
+    return trust_build_chain(v->trust, leaf, extra, at, chain, detail, dlen);
+}
+
+/* trust_check_cert - see trust.h: trust_check_cert_ex without embedded data. */
 kyso_reason trust_check_cert(const struct kyso_verifier *v, X509 *leaf,
                              STACK_OF(X509) *extra, time_t at,
                              char *detail, size_t dlen)
+{
+    return trust_check_cert_ex(v, leaf, extra, at, NULL, detail, dlen);
+}
+
+/* trust_check_cert_ex - see revocation.h.  Also REASON_INTERNAL_ERROR when
+ * out of memory or when v has no trust store. */
+kyso_reason trust_check_cert_ex(const struct kyso_verifier *v, X509 *leaf,
+                                STACK_OF(X509) *extra, time_t at,
+                                const kyso_revdata *embedded, char *detail, size_t dlen)
 {
     STACK_OF(X509) *chain = NULL;
     kyso_reason r;
 
     if (dlen > 0)
         detail[0] = '\0';
-    if (v == NULL || v->trust == NULL || leaf == NULL) {
-        snprintf(detail, dlen, "no trust store");
-        return REASON_INTERNAL_ERROR;
-    }
-    r = trust_build_chain(v->trust, leaf, extra, at, &chain, detail, dlen);
+    r = trust_get_chain(v, leaf, extra, at, &chain, detail, dlen);
     if (r == REASON_OK)
         r = trust_check_chain_algorithms(v, chain, detail, dlen);
     if (r == REASON_OK)
-        r = trust_check_chain_revocation(v, chain, at, detail, dlen);
+        r = revocation_check_chain(v, chain, at, embedded, detail, dlen);
     sk_X509_pop_free(chain, X509_free);
     return r;
 }

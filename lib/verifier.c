@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 #include "cert-class.h"
+#include "ocsp.h"
+#include "revcache.h"
 #include "trust.h"
 #include "vcache.h"
 #include "verifier.h"
@@ -28,6 +30,20 @@ int verifier_init(kyso_verifier *v)
     v->algo.min_ec_bits = 256;
     v->algo.allow_sha1 = 0;
     v->rev_missing = REVMISSING_UNKNOWN;
+    v->rev.order[0] = REVSRC_OCSP;
+    v->rev.order[1] = REVSRC_CRL;
+    v->rev.order[2] = REVSRC_END;
+    v->rev.timeout_ms = 5000;
+    v->rev.tolerance = 300;
+    v->rev.crl_max_size = 32u << 20;
+    v->rev.ocsp_max_size = 64u << 10;
+    v->rev.nonce = 1;
+    v->rev.fail_ttl = 60;
+    v->rev.cache = revcache_new(10000, 256u << 20);
+    if (v->rev.cache == NULL) {
+        verifier_free(v);
+        return -1;
+    }
     return 0;
 }
 
@@ -36,6 +52,8 @@ void verifier_free(kyso_verifier *v)
     trust_free(v->trust);
     class_rules_free(v->classes);
     vcache_free(v->cache);
+    ocsp_table_free(v->rev.responders);
+    revcache_unref(v->rev.cache);
     memset(v, 0, sizeof *v);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "cert-class.h"
+#include "ocsp.h"
 #include "trust.h"
 #include "verify.h"
 
@@ -126,6 +127,67 @@ static int parse_limit(const char *opt, const char *arg, size_t *out)
     return 0;
 }
 
+/* parse_revocation - "--revocation ocsp,crl|crl,ocsp|crl|ocsp|none" into
+ * v->rev.order (none: no check at all); 0, or -1 after printing. */
+static int parse_revocation(kyso_verifier *v, const char *arg)
+{
+    static const struct { const char *name; kyso_rev_source o[3]; } modes[] = {
+        { "ocsp,crl", { REVSRC_OCSP, REVSRC_CRL, REVSRC_END } },
+        { "crl,ocsp", { REVSRC_CRL, REVSRC_OCSP, REVSRC_END } },
+        { "crl", { REVSRC_CRL, REVSRC_END, REVSRC_END } },
+        { "ocsp", { REVSRC_OCSP, REVSRC_END, REVSRC_END } },
+        { "none", { REVSRC_END, REVSRC_END, REVSRC_END } },
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(arg, modes[i].name) == 0) {
+            memcpy(v->rev.order, modes[i].o, sizeof v->rev.order);
+            if (strcmp(arg, "none") == 0)
+                v->rev_missing = REVMISSING_IGNORE;
+            return 0;
+        }
+    fprintf(stderr, "kyso verify: --revocation %s: use ocsp,crl, crl,ocsp, crl, ocsp "
+            "or none\n", arg);
+    return -1;
+}
+
+/* load_responders - "--ocsp-responders FILE"; 0, or -1 after printing. */
+static int load_responders(kyso_verifier *v, const char *path)
+{
+    char err[512];
+    kyso_ocsp_table *t = ocsp_table_load(path, err, sizeof err);
+    if (t == NULL) {
+        fprintf(stderr, "kyso verify: --ocsp-responders %s\n", err);
+        return -1;
+    }
+    ocsp_table_free(v->rev.responders);
+    v->rev.responders = t;
+    return 0;
+}
+
+/* parse_revocation_opt - the revocation options of parse_opts; 0, or -1
+ * after printing. */
+static int parse_revocation_opt(kyso_verifier *v, int c, const char *arg)
+{
+    size_t n;
+    switch (c) {
+    case 'r': return parse_revocation(v, arg);
+    case 'O': return load_responders(v, arg);
+    case 'N': v->rev.nonce = 0; return 0;
+    case 'T':
+        if (parse_limit("revocation-timeout", arg, &n) < 0)
+            return -1;
+        v->rev.timeout_ms = (long)n;
+        return 0;
+    case 'L':
+        if (strcmp(arg, "0") != 0 && parse_limit("ocsp-tolerance", arg, &n) < 0)
+            return -1;
+        v->rev.tolerance = strcmp(arg, "0") == 0 ? 0 : (long)n;
+        return 0;
+    default:
+        return parse_limit("crl-max-size", arg, &v->rev.crl_max_size);
+    }
+}
+
 /* parse_opts - options into V and O; returns optind, or -1 after printing. */
 static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opts *o)
 {
@@ -141,6 +203,12 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
         {"max-parts", required_argument, NULL, 'P'},
         {"max-depth", required_argument, NULL, 'D'},
         {"max-size", required_argument, NULL, 'S'},
+        {"revocation", required_argument, NULL, 'r'},
+        {"ocsp-responders", required_argument, NULL, 'O'},
+        {"revocation-timeout", required_argument, NULL, 'T'},
+        {"ocsp-tolerance", required_argument, NULL, 'L'},
+        {"crl-max-size", required_argument, NULL, 'X'},
+        {"no-ocsp-nonce", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}
     };
     int c;
@@ -173,6 +241,10 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
             break;
         case 'S':
             if (parse_limit("max-size", optarg, &v->lim.max_doc_size) < 0)
+                return -1;
+            break;
+        case 'r': case 'O': case 'T': case 'L': case 'X': case 'N':
+            if (parse_revocation_opt(v, c, optarg) < 0)
                 return -1;
             break;
         default: return -1;

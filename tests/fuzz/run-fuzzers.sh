@@ -13,7 +13,7 @@
 # store (KYSO_FUZZ_ANCHORS, ..._INTERMEDIATES, ..._CRL) unless those are set.
 #
 # Environment: KYSO_FUZZ_TARGETS (default "fuzz-pdf fuzz-cms fuzz-mime
-# fuzz-sniff fuzz-config fuzz-json"), KYSO_FUZZ_BUILD (default TOP/build-fuzz),
+# fuzz-sniff fuzz-config fuzz-json fuzz-sign fuzz-ocsp"), KYSO_FUZZ_BUILD (default TOP/build-fuzz),
 # KYSO_FUZZ_WERROR (1: configure --enable-werror; default 1), KYSO_FUZZ_JOBS
 # (make -j).
 #
@@ -26,7 +26,7 @@ set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${KYSO_FUZZ_BUILD:-$TOP/build-fuzz}
-TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config fuzz-json fuzz-sign}
+TARGETS=${KYSO_FUZZ_TARGETS:-fuzz-pdf fuzz-cms fuzz-mime fuzz-sniff fuzz-config fuzz-json fuzz-sign fuzz-ocsp}
 WERROR=${KYSO_FUZZ_WERROR:-1}
 JOBS=${KYSO_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -125,6 +125,14 @@ make_seeds() {
                 i=$((i + 1))
             done ;;
         fuzz-config) add_seeds "$dir" "$max" "$TOP"/conf/kyso-milter.conf ;;
+        fuzz-ocsp)
+            # one byte choosing OCSP (0, 1), CRL (2) or table (3), then the bytes
+            i=0
+            for f in $(find "$FIXTURES" -maxdepth 2 \( -name '*.crl' -o -name '*.der' \) \
+                           -size -256k 2>/dev/null | sort); do
+                { printf "\\$(printf %03o $((i % 3)))"; cat "$f"; } >"$dir/seed-$i"
+                i=$((i + 1))
+            done ;;
         fuzz-sniff)
             # one byte choosing the declared name and type, then a file
             i=0

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ocsp.h"
 #include "pki.h"
 #include "tap.h"
 #include "verifier.h"
@@ -205,8 +206,12 @@ static void test_defaults(void)
        "daemon defaults");
     ok(strcmp(c->node, host) == 0 && strcmp(c->authserv_id, host) == 0,
        "NodeName and AuthservID default to the host name");
-    ok(c->intermediates == NULL && c->crls == NULL && c->revcheck == REVCHECK_CRL
+    ok(c->intermediates == NULL && c->crls == NULL && c->revcheck == REVCHECK_OCSP_CRL
        && c->classes == NULL, "trust defaults");
+    ok(c->ocsp_responders == NULL && c->revocation_timeout == 5000 && c->ocsp_tolerance == 300
+       && c->crl_max_size == 32u << 20 && c->ocsp_nonce == 1 && !c->revocation_defer
+       && c->on_revocation_unknown == ACTION_TEMPFAIL && c->revocation_max_defer == 86400,
+       "revocation defaults: ocsp,crl, 5 s, 300 s, 32M, nonce, no defer");
     ok(c->enforce_domains.n == 0 && c->flow == FLOW_BOTH && c->mode == MODE_ENFORCE
        && c->mode_table == NULL && c->nmode_table == 0 && c->exempt.n == 0
        && c->local_domains.n == 0, "which-mail defaults");
@@ -272,6 +277,15 @@ static void test_errors(void)
     ok(fails_with(REQUIRED "On-Unsigned bounce\n", 4,
                   "use accept, reject, tempfail or quarantine"), "bad action");
     ok(fails_with(REQUIRED "Syslog maybe\n", 4, "use yes or no"), "bad boolean");
+    ok(fails_with(REQUIRED "RevocationCheck ocsp+crl\n", 4,
+                  "RevocationCheck \"ocsp+crl\" is not valid; use ocsp,crl"),
+       "bad RevocationCheck lists the forms");
+    ok(fails_with(REQUIRED "RevocationTimeout 10\n", 4, "RevocationTimeout 10 is out of range"),
+       "RevocationTimeout below 100 ms refused");
+    ok(fails_with(REQUIRED "OCSPResponder /x\n", 4, "(did you mean OCSPResponders?)"),
+       "OCSPResponder: did you mean");
+    ok(fails_with(REQUIRED "OCSPResponders relative.table\n", 4, "want an absolute path"),
+       "OCSPResponders wants an absolute path");
     ok(fails_with(REQUIRED "MaxMessageSize 10MB\n", 4, "MaxMessageSize \"10MB\": want a size"),
        "bad size suffix");
     ok(fails_with(REQUIRED "MaxParts 0\n", 4, "MaxParts 0 is out of range; use 1 to"),
@@ -418,6 +432,58 @@ static const char *const ca_ext[] = {
 };
 
 /* test_verifier - config_build_verifier: trust, limits, rules, errors. */
+/* test_revocation_keys - the revocation keys, the OCSPResponders table
+ * (its errors name its own file and line) and what the verifier gets. */
+static void test_revocation_keys(const char *anchors)
+{
+    char text[1024], table[200], want[300];
+    kyso_verifier v;
+    kyso_config *c;
+    FILE *f;
+
+    snprintf(table, sizeof table, "%s", path_of("responders.table"));
+    f = fopen(table, "w");
+    fprintf(f, "# issuer  responder\nsha256:%064d http://ocsp.ca.gov.vn/\n"
+            "O=Ban Co yeu Chinh phu, CN=CA phuc vu cac co quan  http://ocsp2.ca.gov.vn\n"
+            "http://dead.example/ocsp  http://ocsp.ca.gov.vn/\n"
+            "http://old.example/ocsp none\n", 0);
+    fclose(f);
+    chmod(table, 0644);
+    snprintf(text, sizeof text, "Socket inet:8891@127.0.0.1\nTrustAnchors %s\nStore file:/x\n"
+             "RevocationCheck crl, ocsp\nOCSPResponders %s\nRevocationTimeout 800\n"
+             "OCSPTolerance 60\nCRLMaxSize 2M\nOCSPNonce no\nOn-RevocationUnknown reject\n"
+             "RevocationMaxDefer 7200\n", anchors, table);
+    c = load(text);
+    memset(&v, 0, sizeof v);
+    ok(c != NULL && c->revcheck == REVCHECK_CRL_OCSP && ocsp_table_count(c->ocsp_responders) == 4
+       && c->revocation_timeout == 800 && c->ocsp_tolerance == 60 && c->crl_max_size == 2u << 20
+       && !c->ocsp_nonce && c->revocation_defer && c->on_revocation_unknown == ACTION_REJECT
+       && c->revocation_max_defer == 7200, "revocation keys and the OCSPResponders table");
+    ok(c != NULL && config_build_verifier(c, &v, err, sizeof err) == 0
+       && v.rev.order[0] == REVSRC_CRL && v.rev.order[1] == REVSRC_OCSP
+       && v.rev.timeout_ms == 800 && v.rev.tolerance == 60 && v.rev.nonce == 0
+       && ocsp_table_count(v.rev.responders) == 4 && v.rev.responders != c->ocsp_responders
+       && v.rev.cache != NULL && v.rev.refresh, "the verifier gets them (its own table copy)");
+    if (v.trust)
+        verifier_free(&v);
+    config_free(c);
+    f = fopen(table, "w");
+    fprintf(f, "sha256:abcd http://x/\n");
+    fclose(f);
+    snprintf(text, sizeof text, "Socket inet:8891@127.0.0.1\nTrustAnchors %s\nStore file:/x\n"
+             "OCSPResponders %s\n", anchors, table);
+    c = load(text);
+    snprintf(want, sizeof want, "%s:1: issuer \"sha256:abcd\" is neither", table);
+    ok(c == NULL && strstr(err, want) != NULL, "a bad table line: FILE:LINE and why (%s)", err);
+    f = fopen(table, "w");
+    fprintf(f, "O=X,CN=Y ftp://x/\n");
+    fclose(f);
+    c = load(text);
+    ok(c == NULL && strstr(err, "is not an http:// or https:// URL") != NULL,
+       "a responder that is not http(s) is refused");
+    unlink(table);
+}
+
 static void test_verifier(void)
 {
     EVP_PKEY *k = pki_key_ec();
@@ -441,6 +507,7 @@ static void test_verifier(void)
         verifier_free(&v);
     }
     config_free(c);
+    test_revocation_keys(anchors);
     c = load(REQUIRED);
     ok(c != NULL && config_build_verifier(c, &v, err, sizeof err) < 0 && v.trust == NULL
        && err_is("TrustAnchors /etc/kyso/ca.pem: ", strerror(ENOENT)),

@@ -201,6 +201,78 @@ static void test_decide(void)
     config_free(c);
 }
 
+/* test_defer - On-RevocationUnknown and RevocationMaxDefer through the
+ * first-seen map: tempfail first, the final action once the document was
+ * first seen long enough ago; without the key, On-Indeterminate as before. */
+static void test_defer(void)
+{
+    kyso_config *c = load("EnforceDomains *.gov.vn\nOn-RevocationUnknown reject\n"
+                          "RevocationMaxDefer 3600\n");
+    kyso_doc_result atts[2], msg = {.kind = KIND_MESSAGE};
+    kyso_policy_result p;
+    kyso_firstseen *fs = firstseen_new(4);
+    time_t t0 = 1000000;
+    if (c == NULL || fs == NULL)
+        return;
+    doc(&atts[0], "a.pdf", KIND_PDF, REASON_REVOCATION_UNKNOWN, CLASS_ORGANISATION);
+    doc(&atts[1], "b.pdf", KIND_PDF, REASON_OK, CLASS_ORGANISATION);
+    msg.atts = atts;
+    msg.natts = 2;
+    policy_decide_seen(c, &msg, fs, t0, &p);
+    ok(p.action == ACTION_TEMPFAIL && p.reason == REASON_REVOCATION_UNKNOWN && p.culprit == 0,
+       "revocation_unknown first seen now: tempfail");
+    policy_free(&p);
+    policy_decide_seen(c, &msg, fs, t0 + 3599, &p);
+    ok(p.action == ACTION_TEMPFAIL, "retry within RevocationMaxDefer: still tempfail");
+    policy_free(&p);
+    policy_decide_seen(c, &msg, fs, t0 + 3600, &p);
+    ok(p.action == ACTION_REJECT && p.reason == REASON_REVOCATION_UNKNOWN,
+       "retry after RevocationMaxDefer: On-RevocationUnknown reject");
+    policy_free(&p);
+    atts[0].name = (char *)"other.pdf";
+    policy_decide_seen(c, &msg, fs, t0 + 7200, &p);
+    ok(p.action == ACTION_TEMPFAIL, "another document has its own first-seen time");
+    policy_free(&p);
+    policy_decide(c, &msg, &p);
+    ok(p.action == ACTION_TEMPFAIL, "without a first-seen map: tempfail (never an accident)");
+    policy_free(&p);
+    config_free(c);
+    c = load("EnforceDomains *.gov.vn\nOn-RevocationUnknown accept\nRevocationMaxDefer 0\n");
+    policy_decide_seen(c, &msg, fs, t0, &p);
+    ok(c && p.action == ACTION_ACCEPT, "RevocationMaxDefer 0: the final action at once");
+    policy_free(&p);
+    config_free(c);
+    c = load("EnforceDomains *.gov.vn\nOn-RevocationUnknown tempfail\nRevocationMaxDefer 1\n");
+    policy_decide_seen(c, &msg, fs, t0 + 100000, &p);
+    ok(c && p.action == ACTION_TEMPFAIL, "On-RevocationUnknown tempfail: tempfail for ever");
+    policy_free(&p);
+    config_free(c);
+    c = load("EnforceDomains *.gov.vn\nOn-Indeterminate reject\n");
+    policy_decide_seen(c, &msg, fs, t0, &p);
+    ok(c && p.action == ACTION_REJECT, "without On-RevocationUnknown: On-Indeterminate");
+    policy_free(&p);
+    config_free(c);
+    firstseen_free(fs);
+    free_docs(atts, 2);
+}
+
+/* test_firstseen - the map's bound and forgetting. */
+static void test_firstseen(void)
+{
+    kyso_firstseen *fs = firstseen_new(3);
+    unsigned char k[FIRSTSEEN_KEY_LEN] = {0};
+    int kept = 1;
+    for (int i = 0; i < 50; i++) {
+        k[0] = (unsigned char)i;
+        firstseen_note(fs, k, 100 + i, 1000);
+    }
+    k[0] = 49;
+    kept = firstseen_note(fs, k, 500, 1000) == 149;
+    ok(kept, "a bounded map keeps the newest entries");
+    ok(firstseen_note(fs, k, 149 + 1001, 1000) == 149 + 1001, "entries older than TTL start again");
+    firstseen_free(fs);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -208,6 +280,8 @@ int main(void)
     test_flow();
     test_modes();
     test_decide();
+    test_defer();
+    test_firstseen();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
