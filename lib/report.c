@@ -179,22 +179,22 @@ static report_month *month_get(kyso_report *r, long long t_ms)
     return m;
 }
 
-/* node_count - one more record from node NAME (NULL: "(unknown)"). */
-static void node_count(kyso_report *r, const char *name)
+/* node_count - N more records from node NAME (NULL: "(unknown)"). */
+static void node_count(kyso_report *r, const char *name, report_n n)
 {
     if (name == NULL)
         name = "(unknown)";
     if (r->last_node < r->c.nnodes && strcmp(r->c.nodes[r->last_node].name, name) == 0) {
-        r->c.nodes[r->last_node].records++;
+        r->c.nodes[r->last_node].records += n;
         return;
     }
     for (size_t i = 0; i < r->c.nnodes; i++)
         if (strcmp(r->c.nodes[i].name, name) == 0) {
-            r->c.nodes[r->last_node = i].records++;
+            r->c.nodes[r->last_node = i].records += n;
             return;
         }
     if (r->c.nnodes >= REPORT_MAX_NODES - 1 && strcmp(name, "(other)") != 0) {
-        node_count(r, "(other)");   /* the last slot is kept for it */
+        node_count(r, "(other)", n);    /* the last slot is kept for it */
         return;
     }
     char *copy = strndup(name, 255);
@@ -204,7 +204,7 @@ static void node_count(kyso_report *r, const char *name)
         r->oom = 1;
         return;
     }
-    r->c.nodes[r->c.nnodes] = (report_node){ .name = copy, .records = 1 };
+    r->c.nodes[r->c.nnodes] = (report_node){ .name = copy, .records = n };
     r->last_node = r->c.nnodes++;
 }
 
@@ -462,7 +462,7 @@ static void rec_count(kyso_report *r, const json_value *v, long long t_ms, rec_c
         c->first_ms = t_ms;
     if (c->last_ms == 0 || t_ms > c->last_ms)
         c->last_ms = t_ms;
-    node_count(r, json_get_string(v, "node"));
+    node_count(r, json_get_string(v, "node"), 1);
     const char *action = json_get_string(v, "action");
     const char *mode = json_get_string(v, "mode");
     x->accepted = action != NULL && strcmp(action, "accept") == 0;
@@ -511,6 +511,228 @@ static int report_add_value(kyso_report *r, const json_value *v, char *err, size
         return -1;
     }
     return 1;
+}
+
+
+/* =========================================================== counters */
+
+/* cnt_put - FIELD = N (when not 0) to SINK. */
+static void cnt_put(const report_counter_sink *k, const char *day, const char *org,
+                    const char *field, report_n n)
+{
+    if (n != 0)
+        k->incr(k->arg, day, org, field, (long long)n);
+}
+
+/* cnt_put_named - "PREFIX:NAME" = N to SINK. */
+static void cnt_put_named(const report_counter_sink *k, const char *day, const char *org,
+                          const char *prefix, const char *name, report_n n)
+{
+    char f[300];
+    snprintf(f, sizeof f, "%s:%s", prefix, name);
+    cnt_put(k, day, org, f, n);
+}
+
+/* cnt_emit - what ONE (a report of one record) counted for ORG, to SINK. */
+static void cnt_emit(const kyso_report *one, const char *day, const char *org,
+                     const report_counter_sink *k)
+{
+    const report_counts *c = &one->c;
+    char m[600];
+    cnt_put(k, day, org, "records", c->records);
+    cnt_put(k, day, org, "docs", c->docs_checked);
+    cnt_put(k, day, org, "sent.valid", c->sent.valid);
+    cnt_put(k, day, org, "sent.both", c->sent.both);
+    cnt_put(k, day, org, "recv.valid", c->received.valid);
+    cnt_put(k, day, org, "recv.both", c->received.both);
+    cnt_put(k, day, org, "all.valid", c->all.valid);
+    cnt_put(k, day, org, "all.both", c->all.both);
+    cnt_put(k, day, org, "applied", c->applied);
+    for (size_t i = 0; i < c->nreasons; i++) {
+        cnt_put_named(k, day, org, "refused", c->reasons[i].name, c->reasons[i].refused);
+        cnt_put_named(k, day, org, "would", c->reasons[i].name, c->reasons[i].would);
+        cnt_put_named(k, day, org, "accepted", c->reasons[i].name, c->reasons[i].accepted);
+    }
+    for (int i = 0; i < REPORT_NACT; i++) {
+        cnt_put_named(k, day, org, "act", action_names[i], c->actions[i]);
+        cnt_put_named(k, day, org, "wact", action_names[i], c->would_act[i]);
+    }
+    for (size_t i = 0; i < c->nnodes; i++)
+        cnt_put_named(k, day, org, "node", c->nodes[i].name, c->nodes[i].records);
+    for (size_t i = 0; k->member && i < one->cap_certs; i++)
+        if (one->certs[i].key) {
+            snprintf(m, sizeof m, "%d%d%s", one->certs[i].valid >> 1, one->certs[i].valid & 1,
+                     one->certs[i].key);
+            k->member(k->arg, day, org, m);
+        }
+}
+
+/* cnt_orgs_add - the domain of address A and its parent domains into
+ * ORGS (*N used), each once, up to REPORT_MAX_ORGS. */
+static void cnt_orgs_add(char (*orgs)[256], size_t *n, const char *a)
+{
+    const char *at = a ? strrchr(a, '@') : NULL;
+    char d[256];
+    if (at == NULL || org_normalise(at + 1, d, sizeof d) < 0)
+        return;
+    for (const char *p = d; p != NULL; p = (p = strchr(p, '.')) ? p + 1 : NULL) {
+        size_t i = 0;
+        while (i < *n && strcmp(orgs[i], p) != 0)
+            i++;
+        if (i == *n && *n < REPORT_MAX_ORGS)
+            snprintf(orgs[(*n)++], 256, "%s", p);
+    }
+}
+
+/* cnt_day - the local day of record V ("YYYY-MM-DD") into DAY.  0, or -1. */
+static int cnt_day(const json_value *v, char day[16])
+{
+    const char *t = json_get_string(v, "time");
+    long long ms;
+    struct tm tm;
+    if (t == NULL || json_time_ms(t, strlen(t), &ms) < 0)
+        return -1;
+    time_t sec = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    if (localtime_r(&sec, &tm) == NULL || strftime(day, 16, "%Y-%m-%d", &tm) == 0)
+        return -1;
+    return 0;
+}
+
+/* cnt_record - the counters of record V on DAY for each organisation. */
+static int cnt_record(const json_value *v, const char *day, const report_counter_sink *k,
+                      char *err, size_t errlen)
+{
+    static const char all[] = "";
+    char (*orgs)[256] = calloc(REPORT_MAX_ORGS, 256);
+    size_t n = 1;
+    const json_value *rc = json_get(v, "rcpts");
+    if (orgs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(orgs[0], 256, "%s", all);
+    cnt_orgs_add(orgs, &n, json_get_string(v, "env_from"));
+    for (size_t i = 0; rc && rc->type == JSON_ARRAY && i < rc->n; i++)
+        if (rc->items[i].type == JSON_STRING)
+            cnt_orgs_add(orgs, &n, rc->items[i].s);
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        kyso_report *one = report_new(orgs[i], 0, 0, err, errlen);
+        if (one == NULL || report_add_value(one, v, err, errlen) < 0)
+            ret = -1;
+        else if (one->c.records > 0)
+            cnt_emit(one, day, orgs[i][0] ? orgs[i] : "*", k);
+        report_free(one);
+    }
+    free(orgs);
+    return ret;
+}
+
+int report_counters(const char *json, size_t len, const report_counter_sink *sink,
+                    char *err, size_t errlen)
+{
+    char day[16];
+    json_doc *d = json_parse(json, len, 0, 0, err, errlen);
+    if (d == NULL)
+        return -1;
+    int rc = -1;
+    if (json_root(d)->type != JSON_OBJECT || cnt_day(json_root(d), day) < 0)
+        snprintf(err, errlen, "not a decision record with a readable \"time\"");
+    else
+        rc = cnt_record(json_root(d), day, sink, err, errlen);
+    json_free(d);
+    return rc;
+}
+
+/* cnt_field_named - FIELD is "PREFIX:NAME"?  Then NAME, else NULL. */
+static const char *cnt_field_named(const char *field, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(field, prefix, n) == 0 && field[n] == ':' ? field + n + 1 : NULL;
+}
+
+/* cnt_add_reason - a "refused:", "would:" or "accepted:" counter. */
+static int cnt_add_reason(kyso_report *r, report_month *m, const char *field, report_n v)
+{
+    const char *name;
+    report_reason *rr;
+    if ((name = cnt_field_named(field, "refused")) && (rr = reason_get(r, name))) {
+        rr->refused += v;
+        r->c.refused += v;
+        if (m)
+            m->refused += v;
+    } else if ((name = cnt_field_named(field, "would")) && (rr = reason_get(r, name))) {
+        rr->would += v;
+        r->c.would += v;
+    } else if ((name = cnt_field_named(field, "accepted")) && (rr = reason_get(r, name))) {
+        rr->accepted += v;
+        r->c.accepted += v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* cnt_add_docs - a "sent.", "recv." or "all." counter. */
+static int cnt_add_docs(kyso_report *r, report_month *m, const char *field, report_n v)
+{
+    static const char *const side[3] = { "sent.", "recv.", "all." };
+    report_docs *d[3] = { &r->c.sent, &r->c.received, &r->c.all };
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(side[i]);
+        if (strncmp(field, side[i], n) != 0)
+            continue;
+        if (strcmp(field + n, "both") == 0) {
+            d[i]->both += v;
+        } else if (strcmp(field + n, "valid") == 0) {
+            d[i]->valid += v;
+            if (m)
+                *(i == 0 ? &m->sent : i == 1 ? &m->received : &m->all) += v;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void report_add_counter(kyso_report *r, long long day_ms, const char *field, long long n)
+{
+    report_counts *c = &r->c;
+    report_n v = (report_n)n;
+    const char *name;
+    if (n <= 0 || field == NULL)
+        return;
+    report_month *m = month_get(r, day_ms);
+    if (strcmp(field, "records") == 0) {
+        c->records += v;
+        if (c->first_ms == 0 || day_ms < c->first_ms)
+            c->first_ms = day_ms;
+        if (c->last_ms == 0 || day_ms > c->last_ms)
+            c->last_ms = day_ms;
+    } else if (strcmp(field, "docs") == 0) {
+        c->docs_checked += v;
+    } else if (strcmp(field, "applied") == 0) {
+        c->applied += v;
+    } else if ((name = cnt_field_named(field, "act")) != NULL) {
+        c->actions[action_index(name)] += v;
+    } else if ((name = cnt_field_named(field, "wact")) != NULL) {
+        c->would_act[action_index(name)] += v;
+    } else if ((name = cnt_field_named(field, "node")) != NULL) {
+        node_count(r, name, v);
+    } else if (!cnt_add_docs(r, m, field, v)) {
+        cnt_add_reason(r, m, field, v);
+    }
+}
+
+void report_add_member(kyso_report *r, const char *member)
+{
+    const char *sep = member ? strchr(member, '\x1f') : NULL;
+    char serial[256];
+    if (sep == NULL || member[0] < '0' || member[0] >= '0' + REPORT_NCLASS
+        || (member[1] != '0' && member[1] != '1') || sep - member - 2 >= (long)sizeof serial)
+        return;
+    memcpy(serial, member + 2, (size_t)(sep - member - 2));
+    serial[sep - member - 2] = '\0';
+    cert_seen(r, serial, sep + 1, member[0] - '0', member[1] == '1');
 }
 
 /* ================================================================ API */

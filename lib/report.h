@@ -113,6 +113,45 @@ const report_counts *report_get(const kyso_report *r);
 /* report_org - the organisation as normalised (lower case), "" for all. */
 const char *report_org(const kyso_report *r);
 
+/* ---- counters: the same numbers kept per organisation and day ----------
+ * (the Redis store's kyso:count:DAY:ORG hashes and kyso:certs:DAY:ORG sets,
+ * so that a report can cover more than the decisions Redis keeps).  A
+ * record adds, for "*" (all organisations) and for each domain of its
+ * sender and recipients and each parent domain of those (at most
+ * REPORT_MAX_ORGS), exactly what report_add_json would count for that
+ * organisation, on the local day of its time.  Fields: "records", "docs",
+ * "sent.valid", "sent.both", "recv.valid", "recv.both", "all.valid",
+ * "all.both", "refused:R", "would:R", "accepted:R" (R a reason code),
+ * "act:A", "wact:A" (A an action), "applied", "node:N"; set members are
+ * the certificates: class digit, valid digit, upper-case serial, 0x1f,
+ * issuer. */
+
+#define REPORT_MAX_ORGS 64
+
+/* Where report_counters sends what a record adds. */
+typedef struct report_counter_sink {
+    void (*incr)(void *arg, const char *day, const char *org, const char *field, long long n);
+    void (*member)(void *arg, const char *day, const char *org, const char *member);
+    void *arg;
+} report_counter_sink;
+
+/* report_counters - the counters the decision record of the LEN bytes at
+ * JSON adds, to SINK (DAY "YYYY-MM-DD" in local time, ORG a domain or
+ * "*").  Returns 0, or -1 with err when it is not a record or out of
+ * memory (then part of the counters may have been sent). */
+int report_counters(const char *json, size_t len, const report_counter_sink *sink,
+                    char *err, size_t errlen);
+
+/* report_add_counter - add N of counter FIELD (as report_counters names
+ * it) of the local day starting at DAY_MS to R; an unknown field is
+ * ignored.  The period and organisation of R are the caller's business:
+ * give it the counters of R's organisation and days only. */
+void report_add_counter(kyso_report *r, long long day_ms, const char *field, long long n);
+
+/* report_add_member - a certificate set member (see above) into R;
+ * members that are not one are ignored. */
+void report_add_member(kyso_report *r, const char *member);
+
 /* report_free - release R; NULL is fine. */
 void report_free(kyso_report *r);
 

@@ -30,6 +30,10 @@ struct kyso_revcache {
     rc_entry *head, *tail;
     revcache_remote remote;
     int has_remote;
+    pthread_rwlock_t remote_lock;       /* held for reading across each remote call,
+                                         * for writing to change the remote: once
+                                         * revcache_set_remote returns, the old one
+                                         * is no longer in use */
 };
 
 /* rc_hash - FNV-1a of KEY. */
@@ -52,7 +56,8 @@ kyso_revcache *revcache_new(size_t max_entries, size_t max_bytes)
     while (n < 2 * max_entries && n < ((size_t)1 << 24))
         n <<= 1;
     c->buckets = calloc(n, sizeof *c->buckets);
-    if (c->buckets == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
+    if (c->buckets == NULL || pthread_mutex_init(&c->mu, NULL) != 0 ||
+        pthread_rwlock_init(&c->remote_lock, NULL) != 0) {
         free(c->buckets);
         free(c);
         return NULL;
@@ -163,17 +168,20 @@ void revcache_unref(kyso_revcache *c)
     while (c->head)
         rc_drop(c, c->head);
     pthread_mutex_destroy(&c->mu);
+    pthread_rwlock_destroy(&c->remote_lock);
     free(c->buckets);
     free(c);
 }
 
 void revcache_set_remote(kyso_revcache *c, const revcache_remote *r)
 {
+    pthread_rwlock_wrlock(&c->remote_lock);
     pthread_mutex_lock(&c->mu);
     c->has_remote = r != NULL && r->get != NULL && r->put != NULL;
     if (c->has_remote)
         c->remote = *r;
     pthread_mutex_unlock(&c->mu);
+    pthread_rwlock_unlock(&c->remote_lock);
 }
 
 /* rc_copy - a copy of SRC into DST (DER when WANT_DER).  0, or -1 when
@@ -245,11 +253,15 @@ int revcache_put(kyso_revcache *c, const char *key, const revcache_item *it, int
         rc_drop(c, old);
     rc_evict(c, e->it.len);
     rc_link(c, e);
+    pthread_mutex_unlock(&c->mu);
+    pthread_rwlock_rdlock(&c->remote_lock);
+    pthread_mutex_lock(&c->mu);
     rem = c->remote;
     send = c->has_remote && to_remote && !it->negative && it->der != NULL;
     pthread_mutex_unlock(&c->mu);
     if (send)
         rem.put(rem.ctx, key, it->der, it->len, it->expires);
+    pthread_rwlock_unlock(&c->remote_lock);
     return 0;
 }
 
@@ -285,11 +297,14 @@ int revcache_get_remote(kyso_revcache *c, const char *key, unsigned char **der, 
     *len = 0;
     if (c == NULL)
         return 0;
+    pthread_rwlock_rdlock(&c->remote_lock);
     pthread_mutex_lock(&c->mu);
     has = c->has_remote;
     rem = c->remote;
     pthread_mutex_unlock(&c->mu);
-    return has ? rem.get(rem.ctx, key, der, len) : 0;
+    int rc = has ? rem.get(rem.ctx, key, der, len) : 0;
+    pthread_rwlock_unlock(&c->remote_lock);
+    return rc;
 }
 
 int revcache_claim_refresh(kyso_revcache *c, const char *key)

@@ -65,7 +65,8 @@ kyso_revcache *revcache_ref(kyso_revcache *c);
 void revcache_unref(kyso_revcache *c);
 
 /* revcache_set_remote - plug in (or, with NULL, remove) the remote tier.
- * Call before the cache is shared between threads. */
+ * Waits for remote calls in progress: once it returns, the old remote is
+ * not used any more (so its store may be closed). */
 void revcache_set_remote(kyso_revcache *c, const revcache_remote *r);
 
 /* revcache_get - the entry under KEY still usable at NOW into OUT (a copy:

@@ -25,6 +25,15 @@
  *
  * Reading: store_query and store_follow use a connection of their own.
  *
+ * Shared state (caches, counters, the notice rate limit): reads come from
+ * mail threads, each taking a connection from a small pool (RS_POOL_MAX
+ * idle ones kept) with the RedisTimeout; writes (cache entries, counters)
+ * are formatted commands in a second bounded queue that the writer sends
+ * after the records, and drops, never spools, while Redis is away.  Once a
+ * call has failed, Redis counts as down: reads fail at once and only one
+ * of them a second tries again; the writer keeps reconnecting.  Each
+ * change between up and down is told once to the status callback.
+ *
  * Must never: make store_append wait on Redis; lose a record it accepted
  * (short of a power cut within a second of spooling it, or a spool folder
  * that cannot be written while Redis is away: then store_append fails once
@@ -72,6 +81,10 @@ extern const kyso_store_ops store_redis_ops, store_sentinel_ops;
 #define RS_FOLLOW_GIVEUP_MS 30000       /* follow: unreachable this long -> -1 */
 #define RS_GRACE_MS     3000            /* a master alone this long: stop WAITing */
 #define DAY_MS          86400000LL
+#define RS_POOL_MAX     16              /* idle mail-thread connections kept */
+#define RS_OPS_MAX      65536           /* fire-and-forget commands waiting */
+#define RS_RETRY_MS     1000            /* a down server is tried again after */
+#define RS_COUNT_TTL    "69120000"      /* counters kept 800 days */
 
 /* Adds a record unless this instance already stored one at or past its
  * sequence: KEYS stream, mark; ARGV seq, node, record, mark TTL. */
@@ -153,6 +166,22 @@ typedef struct redis_store {
     size_t rcap;
     char names[RS_BATCH][2][256];   /* instance and node of parsed lines */
     char last_err[256];
+    /* fire-and-forget commands (caches, counters): a ring under mu */
+    char **op_cmd;
+    size_t *op_len;
+    size_t op_head, op_count;
+    char last_expire[512];      /* the key an EXPIRE was queued for last (under mu) */
+    /* mail threads' connections */
+    pthread_mutex_t pool_mu;
+    redisContext *pool[RS_POOL_MAX];
+    size_t npool;
+    unsigned pool_epoch;        /* bumped when Redis goes down: older ones are dropped */
+    int down;                   /* atomic: the last call to Redis failed */
+    long long next_try;         /* atomic: monotonic ms when a reader may try again */
+    pthread_mutex_t st_mu;      /* guards the status fields below */
+    store_status_fn status_fn;
+    void *status_arg;
+    int told_down;              /* the last change told was "down" */
 } redis_store;
 
 /* One record on its way: from the queue or from a spool line. */
@@ -162,6 +191,11 @@ typedef struct rs_item {
     unsigned long long seq;
     int stream;
 } rs_item;
+
+static void rs_state(redis_store *s, int up, const char *why);
+static void rs_send_ops(redis_store *s);
+static void rs_ops_drop(redis_store *s);
+static void redis_set_status(kyso_store *st, store_status_fn fn, void *arg);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -868,6 +902,7 @@ static void rs_disconnect(redis_store *s)
     redisFree(s->c);
     s->c = NULL;
     rs_drain_sigpipe();
+    rs_state(s, 0, s->last_err);
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
     if (s->backoff_ms > RS_BACKOFF_MAX)
         s->backoff_ms = RS_BACKOFF_MAX;
@@ -1251,6 +1286,7 @@ static int rs_writer_connect(redis_store *s)
     if (r && r->type == REDIS_REPLY_STRING) {
         snprintf(s->sha, sizeof s->sha, "%s", r->str);
         freeReplyObject(r);
+        rs_state(s, 1, NULL);
         return 0;
     }
     if (r)
@@ -1258,6 +1294,7 @@ static int rs_writer_connect(redis_store *s)
     redisFree(s->c);
     s->c = NULL;
     rs_drain_sigpipe();
+    rs_state(s, 0, s->last_err);
     return -1;
 }
 
@@ -1278,7 +1315,7 @@ static void rs_spool_all(redis_store *s)
 /* rs_has_work - called with mu held: is there something to send? */
 static int rs_has_work(redis_store *s)
 {
-    return s->qlen > 0 || s->own.size > s->own.done || s->orphan.fd >= 0;
+    return s->qlen > 0 || s->own.size > s->own.done || s->orphan.fd >= 0 || s->op_count > 0;
 }
 
 /* rs_writer_step - one turn of the loop once connected: the spool first
@@ -1295,6 +1332,8 @@ static void rs_writer_step(redis_store *s)
         rs_replay_own(s);
     else if (queued)
         rs_send_queue(s);
+    if (s->c != NULL)
+        rs_send_ops(s);
 }
 
 /* rs_writer_reconnect - after a pause that grows with each failure, a new
@@ -1311,6 +1350,7 @@ static int rs_writer_reconnect(redis_store *s, int stopping)
     if (rs_writer_connect(s) == 0)
         return 0;
     rs_spool_all(s);
+    rs_ops_drop(s);
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
     if (s->backoff_ms > RS_BACKOFF_MAX)
         s->backoff_ms = RS_BACKOFF_MAX;
@@ -1344,6 +1384,7 @@ static void *rs_writer(void *arg)
         rs_sync_spool(s);
     }
     rs_spool_all(s);
+    rs_ops_drop(s);
     redisFree(s->c);
     s->c = NULL;
     rs_drain_sigpipe();
@@ -1418,6 +1459,7 @@ static int redis_append(kyso_store *st, kyso_stream stream, const char *json,
 static void redis_close(kyso_store *st)
 {
     redis_store *s = (redis_store *)st;
+    redis_set_status(st, NULL, NULL);   /* a store going away has nothing to tell */
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
     pthread_cond_signal(&s->cv);
@@ -1430,6 +1472,13 @@ static void redis_close(kyso_store *st)
         fdatasync(s->own.fd);
     rs_spool_close(&s->own, s->own.size <= s->own.done);
     rs_spool_close(&s->orphan, 0);
+    rs_ops_drop(s);
+    for (size_t i = 0; i < s->npool; i++)
+        redisFree(s->pool[i]);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->st_mu);
+    free(s->op_cmd);
+    free(s->op_len);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->q);
@@ -1738,6 +1787,428 @@ static int redis_follow(kyso_store *st, kyso_stream stream, store_record_fn fn, 
     return rc;
 }
 
+/* ---- up, down and the status callback ----------------------------------- */
+
+/* rs_state - Redis answered (UP 1) or failed (UP 0, WHY): remember it for
+ * the readers' fast path, and tell the status callback when this is a
+ * change (once per change, whoever notices it first). */
+static void rs_state(redis_store *s, int up, const char *why)
+{
+    int was = __atomic_exchange_n(&s->down, !up, __ATOMIC_ACQ_REL);
+    if (!up) {
+        __atomic_store_n(&s->next_try, rs_now_ms(1) + RS_RETRY_MS, __ATOMIC_RELEASE);
+        if (!was) {
+            pthread_mutex_lock(&s->pool_mu);
+            s->pool_epoch++;            /* pooled connections are likely dead too */
+            while (s->npool > 0)
+                redisFree(s->pool[--s->npool]);
+            pthread_mutex_unlock(&s->pool_mu);
+        }
+    }
+    pthread_mutex_lock(&s->st_mu);
+    if (s->told_down != !up) {
+        s->told_down = !up;
+        if (s->status_fn)
+            s->status_fn(s->status_arg, up, why && *why ? why : "no answer");
+    }
+    pthread_mutex_unlock(&s->st_mu);
+}
+
+/* redis_set_status - the backend's set_status (see store.h). */
+static void redis_set_status(kyso_store *st, store_status_fn fn, void *arg)
+{
+    redis_store *s = (redis_store *)st;
+    pthread_mutex_lock(&s->st_mu);
+    s->status_fn = fn;
+    s->status_arg = arg;
+    pthread_mutex_unlock(&s->st_mu);
+}
+
+/* rs_kick - make sure the writer runs (it is the one that notices Redis
+ * is back); a read-only store has none. */
+static void rs_kick(redis_store *s)
+{
+    char why[256];
+    if (s->cf.readonly)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (!s->stopping)
+        rs_start(s, why, sizeof why);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- fire-and-forget commands (caches, counters) ------------------------ */
+
+/* rs_ops_drop - forget every queued command (Redis is away, or closing). */
+static void rs_ops_drop(redis_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->op_count > 0) {
+        redisFreeCommand(s->op_cmd[s->op_head]);
+        s->op_head = (s->op_head + 1) % RS_OPS_MAX;
+        s->op_count--;
+    }
+    s->last_expire[0] = '\0';
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* rs_op_push - queue the command ARGV (ARGC words, lengths LENS) for the
+ * writer.  Dropped when Redis is known down, the queue is full, the store
+ * is read-only or closing: these are caches and statistics, never records. */
+static void rs_op_push(redis_store *s, int argc, const char **argv, const size_t *lens)
+{
+    char *cmd = NULL, why[256];
+    if (s->cf.readonly)
+        return;
+    int n = __atomic_load_n(&s->down, __ATOMIC_ACQUIRE) ? -1
+          : redisFormatCommandArgv(&cmd, argc, argv, lens);
+    pthread_mutex_lock(&s->mu);
+    if (!s->stopping && rs_start(s, why, sizeof why) == 0 && n > 0
+        && s->op_count < RS_OPS_MAX) {
+        size_t at = (s->op_head + s->op_count++) % RS_OPS_MAX;
+        s->op_cmd[at] = cmd;
+        s->op_len[at] = (size_t)n;
+        cmd = NULL;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (cmd)
+        redisFreeCommand(cmd);
+}
+
+/* rs_send_ops - the writer sends up to RS_BATCH queued commands in one
+ * round trip.  Error answers are ignored (a cache entry lost); an I/O
+ * error drops the connection, and the commands with it. */
+static void rs_send_ops(redis_store *s)
+{
+    char *cmd[RS_BATCH];
+    size_t len[RS_BATCH], n = 0, i;
+    pthread_mutex_lock(&s->mu);
+    while (n < RS_BATCH && s->op_count > 0) {
+        cmd[n] = s->op_cmd[s->op_head];
+        len[n++] = s->op_len[s->op_head];
+        s->op_head = (s->op_head + 1) % RS_OPS_MAX;
+        s->op_count--;
+    }
+    pthread_mutex_unlock(&s->mu);
+    int ok = 1;
+    for (i = 0; i < n && ok; i++)
+        ok = redisAppendFormattedCommand(s->c, cmd[i], len[i]) == REDIS_OK;
+    for (i = 0; i < n && ok; i++) {
+        redisReply *r = NULL;
+        ok = redisGetReply(s->c, (void **)&r) == REDIS_OK && r != NULL;
+        if (r)
+            freeReplyObject(r);
+    }
+    for (i = 0; i < n; i++)
+        redisFreeCommand(cmd[i]);
+    if (!ok) {
+        snprintf(s->last_err, sizeof s->last_err, "I/O: %s", s->c->errstr);
+        rs_disconnect(s);
+    }
+}
+
+/* ---- mail threads' connections ------------------------------------------ */
+
+/* One command of a mail-thread call. */
+typedef struct rs_cmd {
+    int argc;
+    const char *argv[6];
+    size_t len[6];
+} rs_cmd;
+
+/* rs_pool_take - a connection for a mail thread: an idle one (*reused
+ * set), or a new one.  NULL at once while Redis is down and its second of
+ * rest is not over (or another thread is already trying), NULL after at
+ * most RedisTimeout when it cannot be reached (Redis then counts as down). */
+static redisContext *rs_pool_take(redis_store *s, int *reused, unsigned *epoch)
+{
+    if (__atomic_load_n(&s->down, __ATOMIC_ACQUIRE)) {
+        long long now = rs_now_ms(1), t = __atomic_load_n(&s->next_try, __ATOMIC_ACQUIRE);
+        if (now < t || !__atomic_compare_exchange_n(&s->next_try, &t, now + RS_RETRY_MS, 0,
+                                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return NULL;
+    }
+    pthread_mutex_lock(&s->pool_mu);
+    redisContext *c = s->npool > 0 ? s->pool[--s->npool] : NULL;
+    *epoch = s->pool_epoch;
+    pthread_mutex_unlock(&s->pool_mu);
+    if ((*reused = c != NULL))
+        return c;
+    char host[256], why[256];
+    int port, next = 0;
+    if ((c = rs_connect(&s->cf, &next, s->cf.timeout_ms, host, &port, NULL, why,
+                        sizeof why)) == NULL) {
+        rs_state(s, 0, why);
+        rs_kick(s);
+    }
+    return c;
+}
+
+/* rs_pool_give - C back to the pool (freed when the pool is full or Redis
+ * went down since it was taken, in EPOCH). */
+static void rs_pool_give(redis_store *s, redisContext *c, unsigned epoch)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (epoch == s->pool_epoch && s->npool < RS_POOL_MAX) {
+        s->pool[s->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    redisFree(c);
+}
+
+/* rs_ask_once - the N commands pipelined on C, answers into R (all NULL
+ * on failure).  0, or -1 on an I/O error, with WHY. */
+static int rs_ask_once(redisContext *c, const rs_cmd *cmds, size_t n, redisReply **r,
+                       char *why, size_t whylen)
+{
+    size_t i, got = 0;
+    for (i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c, cmds[i].argc, (const char **)cmds[i].argv,
+                                   cmds[i].len) != REDIS_OK)
+            break;
+    while (i == n && got < n && redisGetReply(c, (void **)&r[got]) == REDIS_OK && r[got])
+        got++;
+    if (got == n)
+        return 0;
+    snprintf(why, whylen, "%s", c->errstr[0] ? c->errstr : "no answer");
+    for (i = 0; i < got; i++)
+        freeReplyObject(r[i]);
+    memset(r, 0, n * sizeof *r);
+    return -1;
+}
+
+/* rs_ask - run the N commands for a mail thread, answers into R (the
+ * caller frees them).  A connection from the pool that fails is replaced
+ * once by a new one (Redis may have restarted since it was used).  0, or
+ * -1 when Redis is down or did not answer within RedisTimeout. */
+static int rs_ask(redis_store *s, const rs_cmd *cmds, size_t n, redisReply **r)
+{
+    sigset_t pipe_set, old;
+    char why[256];
+    int rc = -1, reused = 0;
+    unsigned epoch;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+        redisContext *c = rs_pool_take(s, &reused, &epoch);
+        if (c == NULL)
+            break;
+        if ((rc = rs_ask_once(c, cmds, n, r, why, sizeof why)) == 0) {
+            rs_pool_give(s, c, epoch);
+            rs_state(s, 1, NULL);
+            break;
+        }
+        redisFree(c);
+        if (!reused) {
+            rs_state(s, 0, why);
+            rs_kick(s);
+            break;
+        }
+    }
+    rs_drain_sigpipe();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* ---- caches, counters, rate limit ---------------------------------------- */
+
+/* rs_cache_key - the Redis key of KEY in cache NS, into OUT; -1 when too long. */
+static int rs_cache_key(kyso_cache_ns ns, const char *key, char *out, size_t len)
+{
+    int n = snprintf(out, len, "kyso:%s:%s", ns == CACHE_REVOCATION ? "rev" : "vc", key);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* rs_arg - word I of CMD is S (LEN bytes, or strlen when LEN is -1). */
+static void rs_arg(rs_cmd *cmd, const char *s, size_t len)
+{
+    cmd->argv[cmd->argc] = s;
+    cmd->len[cmd->argc++] = len == (size_t)-1 ? strlen(s) : len;
+}
+
+/* redis_cache_get - the backend's cache_get: GET. */
+static int redis_cache_get(kyso_store *st, kyso_cache_ns ns, const char *key, char **val,
+                           size_t *len)
+{
+    redis_store *s = (redis_store *)st;
+    char k[512];
+    rs_cmd cmd = { 0 };
+    redisReply *r = NULL;
+    if (rs_cache_key(ns, key, k, sizeof k) < 0)
+        return -1;
+    rs_arg(&cmd, "GET", -1);
+    rs_arg(&cmd, k, -1);
+    if (rs_ask(s, &cmd, 1, &r) < 0)
+        return -1;
+    int rc = r->type == REDIS_REPLY_STRING ? 1 : r->type == REDIS_REPLY_NIL ? 0 : -1;
+    if (rc == 1 && (*val = malloc(r->len + 1)) == NULL)
+        rc = -1;
+    if (rc == 1) {
+        memcpy(*val, r->str, r->len);
+        (*val)[r->len] = '\0';
+        *len = r->len;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* redis_cache_put - the backend's cache_put: SET ... EX, through the writer. */
+static void redis_cache_put(kyso_store *st, kyso_cache_ns ns, const char *key,
+                            const char *val, size_t len, unsigned ttl)
+{
+    char k[512], t[16];
+    if (rs_cache_key(ns, key, k, sizeof k) < 0)
+        return;
+    snprintf(t, sizeof t, "%u", ttl);
+    const char *argv[] = { "SET", k, val, "EX", t };
+    size_t lens[] = { 3, strlen(k), len, 2, strlen(t) };
+    rs_op_push((redis_store *)st, 5, argv, lens);
+}
+
+/* rs_count_key - "kyso:PREFIX:DAY:ORG" into OUT; -1 when too long. */
+static int rs_count_key(const char *prefix, const char *day, const char *org, char *out,
+                        size_t len)
+{
+    int n = snprintf(out, len, "kyso:%s:%s:%s", prefix, day, org);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* rs_op_expire - queue EXPIRE KEY (the counters' 800 days), unless it was
+ * the key of the last EXPIRE queued: a record's counters come in runs of
+ * one key. */
+static void rs_op_expire(redis_store *s, const char *key)
+{
+    pthread_mutex_lock(&s->mu);
+    int same = strcmp(s->last_expire, key) == 0;
+    if (!same)
+        snprintf(s->last_expire, sizeof s->last_expire, "%s", key);
+    pthread_mutex_unlock(&s->mu);
+    if (same)
+        return;
+    const char *argv[] = { "EXPIRE", key, RS_COUNT_TTL };
+    size_t lens[] = { 6, strlen(key), strlen(RS_COUNT_TTL) };
+    rs_op_push(s, 3, argv, lens);
+}
+
+/* redis_counter_incr - the backend's counter_incr: HINCRBY, EXPIRE. */
+static void redis_counter_incr(kyso_store *st, const char *day, const char *org,
+                               const char *field, long long n)
+{
+    char k[512], v[24];
+    if (rs_count_key("count", day, org, k, sizeof k) < 0)
+        return;
+    snprintf(v, sizeof v, "%lld", n);
+    const char *argv[] = { "HINCRBY", k, field, v };
+    size_t lens[] = { 7, strlen(k), strlen(field), strlen(v) };
+    rs_op_push((redis_store *)st, 4, argv, lens);
+    rs_op_expire((redis_store *)st, k);
+}
+
+/* redis_counter_member - the backend's counter_member: SADD, EXPIRE. */
+static void redis_counter_member(kyso_store *st, const char *day, const char *org,
+                                 const char *member)
+{
+    char k[512];
+    if (rs_count_key("certs", day, org, k, sizeof k) < 0)
+        return;
+    const char *argv[] = { "SADD", k, member };
+    size_t lens[] = { 4, strlen(k), strlen(member) };
+    rs_op_push((redis_store *)st, 3, argv, lens);
+    rs_op_expire((redis_store *)st, k);
+}
+
+/* rs_counter_reply - hand the answers R (HGETALL, SMEMBERS) of day I to FN. */
+static int rs_counter_reply(size_t i, redisReply *const r[2], store_counter_fn fn, void *arg)
+{
+    int stop = 0;
+    if (r[0]->type == REDIS_REPLY_ARRAY)
+        for (size_t j = 0; j + 1 < r[0]->elements && !stop; j += 2)
+            if (r[0]->element[j]->type == REDIS_REPLY_STRING
+                && r[0]->element[j + 1]->type == REDIS_REPLY_STRING)
+                stop = fn(i, r[0]->element[j]->str, atoll(r[0]->element[j + 1]->str), arg);
+    if (r[1]->type == REDIS_REPLY_ARRAY)
+        for (size_t j = 0; j < r[1]->elements && !stop; j++)
+            if (r[1]->element[j]->type == REDIS_REPLY_STRING)
+                stop = fn(i, r[1]->element[j]->str, -1, arg);
+    return stop;
+}
+
+/* rs_counter_day - HGETALL and SMEMBERS of ORG on DAY (I-th) on C, to FN.
+ * 0, 1 when FN stopped, -1 with err. */
+static int rs_counter_day(redisContext *c, const char *org, const char *day, size_t i,
+                          store_counter_fn fn, void *arg, char *err, size_t errlen)
+{
+    char k[2][512], why[256];
+    redisReply *r[2] = { NULL, NULL };
+    if (rs_count_key("count", day, org, k[0], sizeof k[0]) < 0
+        || rs_count_key("certs", day, org, k[1], sizeof k[1]) < 0)
+        return 0;
+    rs_cmd cmds[2] = { { 0 }, { 0 } };
+    rs_arg(&cmds[0], "HGETALL", -1);
+    rs_arg(&cmds[0], k[0], -1);
+    rs_arg(&cmds[1], "SMEMBERS", -1);
+    rs_arg(&cmds[1], k[1], -1);
+    if (rs_ask_once(c, cmds, 2, r, why, sizeof why) < 0) {
+        rs_set_err(err, errlen, "Redis: %s", why);
+        return -1;
+    }
+    int rc = rs_counter_reply(i, r, fn, arg) ? 1 : 0;
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    return rc;
+}
+
+/* redis_counter_read - the backend's counter_read, on a reader's own
+ * connection. */
+static int redis_counter_read(kyso_store *st, const char *org, const char *const *days,
+                              size_t ndays, store_counter_fn fn, void *arg, char *err,
+                              size_t errlen)
+{
+    redis_store *s = (redis_store *)st;
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    redisContext *c = rs_reader(s, rs_read_timeout(s), err, errlen);
+    int rc = c == NULL ? -1 : 0;
+    for (size_t i = 0; i < ndays && rc == 0; i++)
+        rc = rs_counter_day(c, org, days[i], i, fn, arg, err, errlen);
+    redisFree(c);
+    rs_drain_sigpipe();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc < 0 ? -1 : 0;
+}
+
+/* redis_rate_allow - the backend's rate_allow: INCR and EXPIRE of
+ * kyso:rl:KEY:WINDOWSTART in one round trip. */
+static int redis_rate_allow(kyso_store *st, const char *key, unsigned max, unsigned window,
+                            time_t now)
+{
+    char k[400], t[16];
+    size_t n = 0;
+    n = (size_t)snprintf(k, sizeof k, "kyso:rl:");
+    for (; *key && n < 8 + 320; key++)
+        k[n++] = *key >= 'A' && *key <= 'Z' ? (char)(*key - 'A' + 'a') : *key;
+    snprintf(k + n, sizeof k - n, ":%lld", (long long)(now - now % (time_t)window));
+    snprintf(t, sizeof t, "%u", window + 1);
+    rs_cmd cmds[2] = { { 0 }, { 0 } };
+    redisReply *r[2] = { NULL, NULL };
+    rs_arg(&cmds[0], "INCR", -1);
+    rs_arg(&cmds[0], k, -1);
+    rs_arg(&cmds[1], "EXPIRE", -1);
+    rs_arg(&cmds[1], k, -1);
+    rs_arg(&cmds[1], t, -1);
+    if (rs_ask((redis_store *)st, cmds, 2, r) < 0)
+        return -1;
+    int rc = r[0]->type != REDIS_REPLY_INTEGER ? -1 : r[0]->integer <= (long long)max;
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    return rc;
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 /* rs_check_spool_dir - the spool folder exists and we may write in it.
@@ -1807,7 +2278,13 @@ static kyso_store *rs_open(const char *rest, int sentinel, char *err, size_t err
 {
     redis_store *s = calloc(1, sizeof *s);
     pthread_condattr_t ca;
-    if (s == NULL || (s->q = calloc(RS_QUEUE_MAX, sizeof *s->q)) == NULL) {
+    if (s == NULL || (s->q = calloc(RS_QUEUE_MAX, sizeof *s->q)) == NULL
+        || (s->op_cmd = calloc(RS_OPS_MAX, sizeof *s->op_cmd)) == NULL
+        || (s->op_len = calloc(RS_OPS_MAX, sizeof *s->op_len)) == NULL) {
+        if (s) {
+            free(s->q);
+            free(s->op_cmd);
+        }
         free(s);
         rs_set_err(err, errlen, "out of memory");
         return NULL;
@@ -1818,6 +2295,8 @@ static kyso_store *rs_open(const char *rest, int sentinel, char *err, size_t err
         || rs_probe(s, err, errlen) < 0) {
         rs_conf_free(&s->cf);
         free(s->q);
+        free(s->op_cmd);
+        free(s->op_len);
         free(s);
         return NULL;
     }
@@ -1825,6 +2304,8 @@ static kyso_store *rs_open(const char *rest, int sentinel, char *err, size_t err
     s->next_seq = 1;
     rs_make_inst(s);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->st_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
@@ -1850,6 +2331,13 @@ const kyso_store_ops store_redis_ops = {
     .close = redis_close,
     .query = redis_query,
     .follow = redis_follow,
+    .cache_get = redis_cache_get,
+    .cache_put = redis_cache_put,
+    .counter_incr = redis_counter_incr,
+    .counter_member = redis_counter_member,
+    .counter_read = redis_counter_read,
+    .rate_allow = redis_rate_allow,
+    .set_status = redis_set_status,
 };
 
 const kyso_store_ops store_sentinel_ops = {
@@ -1859,4 +2347,11 @@ const kyso_store_ops store_sentinel_ops = {
     .close = redis_close,
     .query = redis_query,
     .follow = redis_follow,
+    .cache_get = redis_cache_get,
+    .cache_put = redis_cache_put,
+    .counter_incr = redis_counter_incr,
+    .counter_member = redis_counter_member,
+    .counter_read = redis_counter_read,
+    .rate_allow = redis_rate_allow,
+    .set_status = redis_set_status,
 };

@@ -151,6 +151,72 @@ int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *ar
     return s->ops->follow(s, stream, fn, arg, stop, err, errlen);
 }
 
+/* store_cache_get - see store.h: -1 without a shared cache. */
+int store_cache_get(kyso_store *s, kyso_cache_ns ns, const char *key, char **val, size_t *len)
+{
+    if (s == NULL || s->ops->cache_get == NULL || key == NULL)
+        return -1;
+    return s->ops->cache_get(s, ns, key, val, len);
+}
+
+/* store_cache_put - see store.h. */
+void store_cache_put(kyso_store *s, kyso_cache_ns ns, const char *key, const char *val,
+                     size_t len, unsigned ttl)
+{
+    if (s != NULL && s->ops->cache_put != NULL && key != NULL && val != NULL && ttl > 0)
+        s->ops->cache_put(s, ns, key, val, len, ttl);
+}
+
+/* store_has_shared - see store.h. */
+int store_has_shared(const kyso_store *s)
+{
+    return s != NULL && s->ops->counter_incr != NULL;
+}
+
+/* store_counter_incr - see store.h. */
+void store_counter_incr(kyso_store *s, const char *day, const char *org, const char *field,
+                        long long n)
+{
+    if (store_has_shared(s) && day && org && field && n != 0)
+        s->ops->counter_incr(s, day, org, field, n);
+}
+
+/* store_counter_member - see store.h. */
+void store_counter_member(kyso_store *s, const char *day, const char *org,
+                          const char *member)
+{
+    if (s != NULL && s->ops->counter_member != NULL && day && org && member)
+        s->ops->counter_member(s, day, org, member);
+}
+
+/* store_counter_read - see store.h. */
+int store_counter_read(kyso_store *s, const char *org, const char *const *days, size_t ndays,
+                       store_counter_fn fn, void *arg, char *err, size_t errlen)
+{
+    if (s == NULL || s->ops->counter_read == NULL) {
+        snprintf(err, errlen, "this store keeps no counters (%s:); counters need Redis",
+                 s ? s->ops->scheme : "no store");
+        return -1;
+    }
+    return s->ops->counter_read(s, org, days, ndays, fn, arg, err, errlen);
+}
+
+/* store_rate_allow - see store.h: -1 without shared state. */
+int store_rate_allow(kyso_store *s, const char *key, unsigned max, unsigned window,
+                     time_t now)
+{
+    if (s == NULL || s->ops->rate_allow == NULL || key == NULL || window == 0)
+        return -1;
+    return s->ops->rate_allow(s, key, max, window, now);
+}
+
+/* store_set_status - see store.h. */
+void store_set_status(kyso_store *s, store_status_fn fn, void *arg)
+{
+    if (s != NULL && s->ops->set_status != NULL)
+        s->ops->set_status(s, fn, arg);
+}
+
 /* store_close - see store.h. */
 void store_close(kyso_store *s)
 {

@@ -9,6 +9,7 @@
 #define KYSO_STORE_H
 
 #include <stddef.h>
+#include <time.h>
 
 typedef enum kyso_stream {
     STREAM_DECISIONS = 0,       /* one record per message decided */
@@ -32,6 +33,23 @@ typedef struct kyso_query {
     size_t limit;               /* the LAST limit matching records; 0: all */
 } kyso_query;
 
+/* The shared caches (Redis: keys kyso:vc:KEY and kyso:rev:KEY). */
+typedef enum kyso_cache_ns {
+    CACHE_VERIFY = 0,           /* verification results (lib/vcache.c) */
+    CACHE_REVOCATION            /* CRL / OCSP answers, shared by all gateways */
+} kyso_cache_ns;
+
+/* Told when the shared server becomes unreachable (UP 0, WHY the reason)
+ * and when it answers again (UP 1): once per change, never per message.
+ * Called from the store's threads or a mail thread; must not call back
+ * into the store. */
+typedef void (*store_status_fn)(void *arg, int up, const char *why);
+
+/* Called by store_counter_read for each count of day number DAY (an index
+ * into the caller's list): NAME a counter field with VALUE >= 0, or a
+ * member of the day's certificate set with VALUE -1.  0 to go on. */
+typedef int (*store_counter_fn)(size_t day, const char *name, long long value, void *arg);
+
 /* Called once per record, oldest first; JSON is one record (no newline),
  * valid during the call.  Return 0 to go on, non-zero to stop. */
 typedef int (*store_record_fn)(const char *json, size_t len, void *arg);
@@ -53,6 +71,21 @@ typedef struct kyso_store_ops {
      * 0, or -1 with err.  NULL when the backend cannot do it. */
     int (*follow)(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
                   volatile int *stop, char *err, size_t errlen);
+    /* The shared state; NULL in a backend that has none (see the store_*
+     * functions below for the contracts). */
+    int (*cache_get)(kyso_store *s, kyso_cache_ns ns, const char *key, char **val,
+                     size_t *len);
+    void (*cache_put)(kyso_store *s, kyso_cache_ns ns, const char *key, const char *val,
+                      size_t len, unsigned ttl);
+    void (*counter_incr)(kyso_store *s, const char *day, const char *org, const char *field,
+                         long long n);
+    void (*counter_member)(kyso_store *s, const char *day, const char *org,
+                           const char *member);
+    int (*counter_read)(kyso_store *s, const char *org, const char *const *days, size_t ndays,
+                        store_counter_fn fn, void *arg, char *err, size_t errlen);
+    int (*rate_allow)(kyso_store *s, const char *key, unsigned max, unsigned window,
+                      time_t now);
+    void (*set_status)(kyso_store *s, store_status_fn fn, void *arg);
 } kyso_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -78,6 +111,54 @@ int store_query(kyso_store *s, kyso_stream stream, const kyso_query *q,
                 store_record_fn fn, void *arg, char *err, size_t errlen);
 int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
                  volatile int *stop, char *err, size_t errlen);
+
+/* ---- shared state (Redis); every call below is a no-op or a miss on a
+ * store without it (file:).  None of them ever waits longer than the
+ * store's timeout (RedisTimeout), and while the server is known to be
+ * down, reads fail at once (the server is tried again at most once a
+ * second).  Writes are fire and forget: queued for the store's writer,
+ * dropped (never spooled) when the server is down or the queue full. */
+
+/* store_cache_get - the value under KEY in cache NS: 1 with *VAL (malloc'd,
+ * NUL-terminated, *LEN bytes before the NUL), 0 when absent, -1 when it
+ * cannot be known (no shared cache, server down, timeout): a miss. */
+int store_cache_get(kyso_store *s, kyso_cache_ns ns, const char *key, char **val, size_t *len);
+
+/* store_cache_put - keep VAL (LEN bytes) under KEY in cache NS for TTL
+ * seconds.  Never fails visibly: at worst nothing is kept. */
+void store_cache_put(kyso_store *s, kyso_cache_ns ns, const char *key, const char *val,
+                     size_t len, unsigned ttl);
+
+/* store_has_shared - does S keep shared state (caches, counters, rate limit)? */
+int store_has_shared(const kyso_store *s);
+
+/* store_counter_incr - add N to counter FIELD of organisation ORG on DAY
+ * ("YYYY-MM-DD"); Redis: HINCRBY kyso:count:DAY:ORG FIELD N, the key kept
+ * 800 days.  Lost when the server is down. */
+void store_counter_incr(kyso_store *s, const char *day, const char *org, const char *field,
+                        long long n);
+
+/* store_counter_member - add MEMBER to the set of ORG on DAY (the distinct
+ * certificates of kyso report; Redis: SADD kyso:certs:DAY:ORG). */
+void store_counter_member(kyso_store *s, const char *day, const char *org,
+                          const char *member);
+
+/* store_counter_read - FN for every counter and member of ORG on each of
+ * the NDAYS DAYS.  0, or -1 with err (not supported, server unreachable). */
+int store_counter_read(kyso_store *s, const char *org, const char *const *days, size_t ndays,
+                       store_counter_fn fn, void *arg, char *err, size_t errlen);
+
+/* store_rate_allow - one more event of KEY (compared without case) in the
+ * fixed window of WINDOW seconds holding NOW: 1 when it is at most the
+ * MAX-th of that window, 0 when over, -1 when the store cannot say (no
+ * shared state, server down, timeout): the caller then falls back to its
+ * own limiter. */
+int store_rate_allow(kyso_store *s, const char *key, unsigned max, unsigned window,
+                     time_t now);
+
+/* store_set_status - FN (NULL: nobody) is told when the server goes away
+ * and comes back; no-op on a store without a server. */
+void store_set_status(kyso_store *s, store_status_fn fn, void *arg);
 
 /* store_close - release the store; NULL is fine. */
 void store_close(kyso_store *s);

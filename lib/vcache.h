@@ -6,6 +6,13 @@
  * configuration: a reload starts an empty one.  Entries live at most TTL
  * seconds (a certificate may expire, a CRL be replaced), the least recently
  * used go first.  Thread-safe.  Never prints.
+ *
+ * A second, shared tier (the Redis store, for several gateways) plugs in
+ * with vcache_set_remote: a miss here asks it, a result found there is
+ * used only when this version reads it back exactly as it was written, and
+ * each new result is handed to it.  Its key holds the fingerprint of the
+ * trust and verifier configuration (lib/config-fp.h), so that only
+ * gateways configured alike share entries.
  */
 #ifndef KYSO_VCACHE_H
 #define KYSO_VCACHE_H
@@ -17,6 +24,27 @@
 #define VCACHE_KEY_LEN 32
 
 typedef struct kyso_vcache kyso_vcache;
+
+/* The shared tier.  Both calls must be thread-safe and bounded in time;
+ * their failures only mean a miss, or nothing shared.
+ *   get: the value under KEY into *val (malloc'd, NUL-terminated) and
+ *        *len; 1 when found, 0 when absent, -1 on error.
+ *   put: keep LEN bytes of VAL under KEY for TTL seconds. */
+typedef struct vcache_remote {
+    void *ctx;
+    int (*get)(void *ctx, const char *key, char **val, size_t *len);
+    void (*put)(void *ctx, const char *key, const char *val, size_t len, unsigned ttl);
+    char fp[65];                /* configuration fingerprint, hex */
+    char node[64];              /* this gateway (NodeName), written with each entry */
+} vcache_remote;
+
+/* Where the results of this thread's lookups came from since the last
+ * vcache_tally_reset (the milter marks its decisions with it). */
+typedef struct vcache_tally {
+    unsigned local;             /* hits in this process's cache */
+    unsigned shared;            /* hits in the shared tier */
+    char by[64];                /* the node that verified the last shared hit */
+} vcache_tally;
 
 /* vcache_new - a cache of at most MAX entries living TTL seconds; NULL
  * when out of memory. */
@@ -43,7 +71,17 @@ int vcache_get(kyso_vcache *c, const unsigned char key[VCACHE_KEY_LEN], time_t n
 void vcache_put(kyso_vcache *c, const unsigned char key[VCACHE_KEY_LEN], time_t now,
                 const kyso_doc_result *r);
 
-/* vcache_stats - hits and misses so far (for logs and benchmarks). */
+/* vcache_stats - hits and misses so far (for logs and benchmarks); a
+ * shared hit counts as a hit. */
 void vcache_stats(kyso_vcache *c, unsigned long *hits, unsigned long *misses);
+
+/* vcache_set_remote - plug in (R) or remove (NULL) the shared tier.  Call
+ * before the cache is shared between threads. */
+void vcache_set_remote(kyso_vcache *c, const vcache_remote *r);
+
+/* vcache_tally_reset / vcache_tally_get - this thread's tally: zero it;
+ * copy it into T. */
+void vcache_tally_reset(void);
+void vcache_tally_get(vcache_tally *t);
 
 #endif

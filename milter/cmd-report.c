@@ -42,6 +42,7 @@ typedef struct rep_opts {
     int year;                       /* --year, 0 when not given */
     int fmt;
     int dup;                        /* --csv and --html both given */
+    int counters;                   /* --from-counters */
 } rep_opts;
 
 /* What the output needs besides the counts. */
@@ -1089,6 +1090,7 @@ static void rep_usage(FILE *fp)
 {
     fputs("usage: kyso report [-c CONFIG | --store URI] [--org DOMAIN]\n"
           "                   [--since DATE] [--until DATE] [--year YYYY] [--csv | --html FILE]\n"
+          "                   [--from-counters]\n"
           "DATE: 2025-07 (a month), 2025-07-01 (a day), '2025-07-01 08:00' (local time);\n"
           "--until includes the month or day it names.  --html - writes to standard output.\n"
           "Exit 0: report written; 1: no record in the period; 2: error.  See kyso(1).\n", fp);
@@ -1136,6 +1138,7 @@ static int opt_one(rep_opts *o, int c, const char *arg, int *dates)
     case 'y': return opt_year(o, arg);
     case 'C': o->dup |= o->fmt == FMT_HTML; o->fmt = FMT_CSV; return 0;
     case 'H': o->dup |= o->fmt == FMT_CSV; o->fmt = FMT_HTML; o->html = arg; return 0;
+    case 'F': o->counters = 1; return 0;
     case 'h': rep_usage(stdout); exit(0);
     default: rep_usage(stderr); return -1;
     }
@@ -1149,6 +1152,7 @@ static int rep_parse_opts(int argc, char **argv, rep_opts *o)
         {"org", required_argument, NULL, 'o'}, {"since", required_argument, NULL, 's'},
         {"until", required_argument, NULL, 'u'}, {"year", required_argument, NULL, 'y'},
         {"csv", no_argument, NULL, 'C'}, {"html", required_argument, NULL, 'H'},
+        {"from-counters", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
     };
     int c, dates = 0;
@@ -1226,6 +1230,90 @@ static int rep_read(kyso_store *s, const rep_opts *o, kyso_report *r)
     return 0;
 }
 
+/* One pass over the counters: the days asked, and their starts. */
+typedef struct rep_days {
+    kyso_report *r;
+    char (*name)[16];
+    const char **names;
+    long long *start;
+    size_t n;
+} rep_days;
+
+/* rep_on_counter - the store's callback: one counter or member of day I. */
+static int rep_on_counter(size_t i, const char *name, long long value, void *arg)
+{
+    rep_days *d = arg;
+    if (value >= 0)
+        report_add_counter(d->r, d->start[i], name, value);
+    else
+        report_add_member(d->r, name);
+    return 0;
+}
+
+/* rep_midnight - the local midnight starting the day of MS, plus DAYS days
+ * (mktime normalises); -1 when there is none. */
+static long long rep_midnight(long long ms, int days)
+{
+    struct tm tm;
+    if (local_tm(ms, &tm) < 0)
+        return -1;
+    tm.tm_mday += days;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    return t == (time_t)-1 ? -1 : (long long)t * 1000;
+}
+
+/* rep_days_make - the local days from SINCE to UNTIL (ms, UNTIL excluded)
+ * into D.  0, or -1 when out of memory. */
+static int rep_days_make(rep_days *d, long long since, long long until)
+{
+    size_t max = (size_t)((until - since) / DAY_MS) + 2;
+    d->name = calloc(max, sizeof *d->name);
+    d->names = calloc(max, sizeof *d->names);
+    d->start = calloc(max, sizeof *d->start);
+    if (d->name == NULL || d->names == NULL || d->start == NULL)
+        return -1;
+    for (long long t = since; t >= 0 && t < until && d->n < max; t = rep_midnight(t, 1)) {
+        fmt_time(t, "%Y-%m-%d", d->name[d->n], sizeof d->name[0]);
+        d->names[d->n] = d->name[d->n];
+        d->start[d->n++] = t;
+    }
+    return 0;
+}
+
+/* rep_whole_day - is MS (non-zero) a local midnight? */
+static int rep_whole_day(long long ms)
+{
+    return ms == 0 || is_midnight(ms);
+}
+
+/* rep_read_counters - the period's days from the store's per-organisation
+ * counters into R (--from-counters); 0, or -1 after printing. */
+static int rep_read_counters(kyso_store *s, const rep_opts *o, kyso_report *r)
+{
+    char err[512];
+    long long now = now_ms(), since = o->since_ms, until = o->until_ms ? o->until_ms : now;
+    if (!rep_whole_day(o->since_ms) || !rep_whole_day(o->until_ms)) {
+        fprintf(stderr, "kyso report: --from-counters counts whole days: give --since and "
+                "--until as days or months\n");
+        return -1;
+    }
+    if (since == 0)                         /* the counters' lifetime */
+        since = rep_midnight(until - 800 * DAY_MS, 0);
+    rep_days d = { .r = r };
+    int rc = rep_days_make(&d, since, until);
+    if (rc < 0)
+        fprintf(stderr, "kyso report: out of memory\n");
+    else if ((rc = store_counter_read(s, *report_org(r) ? report_org(r) : "*", d.names, d.n,
+                                      rep_on_counter, &d, err, sizeof err)) < 0)
+        fprintf(stderr, "kyso report: reading the counters: %s\n", err);
+    free(d.name);
+    free(d.names);
+    free(d.start);
+    return rc;
+}
+
 /* ============================================================== output */
 
 /* rep_write - the report in O's format to standard output or the --html
@@ -1286,7 +1374,8 @@ int cmd_report(int argc, char **argv)
         return 2;
     }
     kyso_store *s = cmd_open_store("kyso report", o.config, o.store);
-    int rc = s == NULL || rep_read(s, &o, r) < 0 ? 2 : 0;
+    int rc = s == NULL || (o.counters ? rep_read_counters(s, &o, r) : rep_read(s, &o, r)) < 0
+             ? 2 : 0;
     store_close(s);
     rep_ctx x = { .o = &o, .c = report_get(r), .org = report_org(r), .now_ms = now_ms() };
     if (rc == 0 && months_fill(&x) < 0) {

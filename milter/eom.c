@@ -13,12 +13,15 @@
 #include <string.h>
 #include <sys/time.h>
 #include "decision.h"
+#include "firstseen.h"
 #include "logmsg.h"
 #include "mime-walk.h"
 #include "eom.h"
 #include "policy.h"
 #include "reply.h"
+#include "report.h"
 #include "sign.h"
+#include "vcache.h"
 #include "verify.h"
 
 static kyso_ratelimit *eom_rl;
@@ -26,6 +29,13 @@ static kyso_ratelimit *eom_rl;
 void eom_set_ratelimit(kyso_ratelimit *rl)
 {
     eom_rl = rl;
+}
+
+static kyso_firstseen *eom_fs;
+
+void eom_set_firstseen(kyso_firstseen *fs)
+{
+    eom_fs = fs;
 }
 
 typedef struct eom_state {
@@ -52,6 +62,7 @@ typedef struct eom_state {
     msign sg;                       /* the organisation signature */
     kyso_doc_result sg_doc;         /* the document signing refused, for the notice */
     kyso_doc_decision sg_dec;
+    vcache_tally tally;             /* where the verification results came from */
 } eom_state;
 
 /* msg_flow - the flow and mode of M's envelope, into F. */
@@ -113,8 +124,10 @@ static void eom_check(eom_state *s)
             buf = s->sg.msg;
             len = s->sg.len;
         }
+        vcache_tally_reset();
         msg_verify(&s->m->gen->v, buf, len, &s->res);
-        if (policy_decide(s->cfg, &s->res, &s->pol) < 0)
+        vcache_tally_get(&s->tally);
+        if (policy_decide_seen(s->cfg, &s->res, eom_fs, time(NULL), &s->pol) < 0)
             eom_internal(s, "out of memory");
         else if (s->pol.culprit == (size_t)-1 && s->res.detail)
             snprintf(s->detail, sizeof s->detail, "%s", s->res.detail);
@@ -240,7 +253,11 @@ static void eom_notice(eom_state *s)
 {
     if ((s->notice_why = notice_due(s)) != NULL)
         return;
-    if (eom_rl && !ratelimit_allow(eom_rl, s->m->sender, time(NULL))) {
+    int allowed = store_rate_allow(s->m->gen->store, s->m->sender, s->cfg->notice_rate_max,
+                                   s->cfg->notice_rate_window, time(NULL));
+    if (allowed < 0)            /* no shared limit (file store, Redis down): this gateway's */
+        allowed = eom_rl == NULL || ratelimit_allow(eom_rl, s->m->sender, time(NULL));
+    if (!allowed) {
         s->notice_why = "NoticeRateLimit reached for this sender";
         return;
     }
@@ -273,6 +290,55 @@ static void eom_notice(eom_state *s)
     free(text);
 }
 
+/* eom_cache_mark - results from the verification cache, in the log and as
+ * "cache":{"local":N,"shared":N,"by":NODE} at the end of the record JSON
+ * (replaced by a longer copy; left as it is when out of memory). */
+static void eom_cache_mark(eom_state *s, char **json)
+{
+    const vcache_tally *t = &s->tally;
+    char *marked = NULL;
+    size_t n = *json ? strlen(*json) : 0;
+    if (t->local == 0 && t->shared == 0)
+        return;
+    if (t->shared)
+        log_msg(LOG_INFO, "%s: %u document(s) from the shared verification cache (verified "
+                "by %s)", s->m->queue_id ? s->m->queue_id : "NOQUEUE", t->shared, t->by);
+    if (n < 2 || (*json)[n - 1] != '}' ||
+        asprintf(&marked, "%.*s,\"cache\":{\"local\":%u,\"shared\":%u,\"by\":\"%s\"}}",
+                 (int)(n - 1), *json, t->local, t->shared,
+                 strspn(t->by, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789.-_") == strlen(t->by) ? t->by : "?") < 0)
+        return;
+    free(*json);
+    *json = marked;
+}
+
+/* eom_count_incr / eom_count_member - report_counters' sink on the store. */
+static void eom_count_incr(void *arg, const char *day, const char *org, const char *field,
+                           long long n)
+{
+    store_counter_incr(arg, day, org, field, n);
+}
+
+static void eom_count_member(void *arg, const char *day, const char *org, const char *member)
+{
+    store_counter_member(arg, day, org, member);
+}
+
+/* eom_count - the per-organisation, per-day counters of kyso report, on a
+ * store that keeps them (Redis). */
+static void eom_count(eom_state *s, const char *json)
+{
+    kyso_store *st = s->m->gen->store;
+    report_counter_sink k = { eom_count_incr, eom_count_member, st };
+    char err[200];
+    if (json == NULL || !store_has_shared(st))
+        return;
+    if (report_counters(json, strlen(json), &k, err, sizeof err) < 0)
+        log_msg(LOG_WARNING, "%s: counters not kept: %s",
+                s->m->queue_id ? s->m->queue_id : "NOQUEUE", err);
+}
+
 /* eom_record - the syslog line and the decision record. */
 static void eom_record(eom_state *s)
 {
@@ -303,6 +369,8 @@ static void eom_record(eom_state *s)
     char line[1024];
     log_msg(LOG_INFO, "%s", decision_to_syslog(&r, line, sizeof line));
     char *json = decision_to_json(&r), err[256];
+    eom_cache_mark(s, &json);
+    eom_count(s, json);
     if (json == NULL || s->m->gen->store == NULL ||
         store_append(s->m->gen->store, STREAM_DECISIONS, json, err, sizeof err) < 0)
         log_msg(LOG_ERR, "%s: decision record not stored (%s): %s",

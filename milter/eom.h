@@ -13,6 +13,12 @@
 /* eom_set_ratelimit - the notice rate limit shared by all messages. */
 void eom_set_ratelimit(kyso_ratelimit *rl);
 
+/* eom_set_firstseen - when each document with revocation_unknown was
+ * first seen (On-RevocationUnknown, RevocationMaxDefer), for the whole
+ * process, across reloads.  NULL: every document is new. */
+struct kyso_firstseen;
+void eom_set_firstseen(struct kyso_firstseen *fs);
+
 /* eom_skip_at_eoh - at the end of the headers: when the message will not
  * be checked (exempt, not watched, mode off) and carries no forged header
  * to remove, record the decision and return 1 (the caller accepts at

@@ -32,6 +32,7 @@
 #include "callbacks.h"
 #include "eom.h"
 #include "expiry.h"
+#include "firstseen.h"
 #include "gen.h"
 #include "logmsg.h"
 
@@ -60,12 +61,12 @@ static int same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* warn_no_crls - say so when revocation is to be checked against no CRL. */
-static void warn_no_crls(const kyso_config *c)
+/* warn_revcheck - say so when revocation is not checked at all. */
+static void warn_revcheck(const kyso_config *c)
 {
-    if (c->revcheck == REVCHECK_CRL && c->crls == NULL)
-        log_msg(LOG_WARNING, "%s: RevocationCheck crl without CRLs: every signature is "
-                "revocation_unknown (On-Indeterminate); add a CRLs line", c->path);
+    if (c->revcheck == REVCHECK_NONE)
+        log_msg(LOG_WARNING, "%s: RevocationCheck none: revoked certificates are accepted "
+                "(for labs only); use ocsp,crl", c->path);
 }
 
 /* reload_once - build a new generation and install it, or keep the old. */
@@ -89,7 +90,7 @@ static void reload_once(void)
                 old->cfg->log_stderr != g->cfg->log_stderr))
         log_msg(LOG_WARNING, "Socket, SocketMode, UserID, PidFile, Syslog, SyslogFacility and "
                              "LogStderr changes take effect at restart");
-    warn_no_crls(g->cfg);
+    warn_revcheck(g->cfg);
     if (old && (old->cfg->notice_rate_max != g->cfg->notice_rate_max ||
                 old->cfg->notice_rate_window != g->cfg->notice_rate_window))
         log_msg(LOG_WARNING, "NoticeRateLimit changes take effect at restart");
@@ -400,6 +401,7 @@ static int start(kyso_gen *g, int foreground)
         return -1;
     }
     eom_set_ratelimit(rl);
+    eom_set_firstseen(firstseen_new(100000));
     return 0;
 }
 
@@ -427,7 +429,7 @@ int main(int argc, char **argv)
     const kyso_config *c = g->cfg;
     log_open("kyso-milter", c->syslog && !check_only, c->syslog_facility,
              check_only || foreground || c->log_stderr);
-    warn_no_crls(c);
+    warn_revcheck(c);
     if (check_only) {
         int rc = check_store_dir(c);
         if (rc == 0)

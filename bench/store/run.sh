@@ -15,8 +15,10 @@
 # fast wrong answer is not taken for a fast one.
 #
 # Environment: KYSO (default build/milter/kyso, else milter/kyso), N
-# (records, default 1000000), RUNS (default 5), COLD_RUNS (default 3).  Results on stdout and in
-# bench/out/store-results.md.  Needs python3 and jq.
+# (records, default 1000000), RUNS (default 5), COLD_RUNS (default 3),
+# STORE (default file:DIR; bench/store/run-redis.sh sets a redis:// one
+# holding the same records), OUT (default bench/out/store-results.md).
+# Results on stdout and in OUT.  Needs python3 and jq.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,7 +42,7 @@ fi
 MID=$(jq -r .middle_ref "$DIR/bench-meta.json")
 RARE=$(jq -r .rare_sender "$DIR/bench-meta.json")
 LAST_HOUR=$(jq -r .last_hour "$DIR/bench-meta.json")
-STORE="file:$DIR"
+STORE=${STORE:-file:$DIR}
 
 # now_s - wall clock, seconds with nanoseconds.
 now_s() { date +%s.%N; }
@@ -99,10 +101,10 @@ dom_rows=$(rows --domain sotc.khanhhoa.gov.vn --action reject)
 reason_rows=$(rows --reason malformed --limit 0)
 
 size=$(du -h "$DIR/decisions.jsonl" | cut -f1)
-out=$TOP/bench/out/store-results.md
+out=${OUT:-$TOP/bench/out/store-results.md}
 mkdir -p "$TOP/bench/out"
 {
-    echo "$N records, $size, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ);" \
+    echo "$N records, $size, ${STORE%%[:?]*} store, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ);" \
         "median of $RUNS warm runs, of $COLD_RUNS cold ones"
     echo
     echo "| query | answer | warm s | cold s |"

@@ -10,7 +10,10 @@
 # before a seventh message prints it; then Redis is killed with SIGKILL,
 # two messages go through gw-a, Redis comes back, and both records must be
 # in the stream within seconds (replayed from gw-a's RedisSpool), in the
-# order they were sent.  TAP output.  Needs root (Postfix's master),
+# order they were sent; gw-a logs "Redis unreachable" once and "Redis
+# back" once.  The same three PDFs go through gw-a first, so gw-b finds
+# each in the shared verification cache: its records say
+# "cache":{"shared":1,"by":"gw-a"}.  TAP output.  Needs root (Postfix's master),
 # redis-server and redis-cli.
 #
 # It must never touch the system Postfix or a Redis it did not start, and
@@ -234,6 +237,14 @@ for g in gw-a gw-b; do
     ok $? "$g, $k: the record holds the reference id of the SMTP reply (${ref_of[$g-$k]})"
   done
 done
+"$kyso" log --store "$ruri" --json --limit 0 2>>"$base/kyso-log.err" |
+  jq -r '[.node, (.cache.shared // 0), (.cache.by // "-")] | join(" ")' | sort | uniq -c |
+  awk '{print $2, $3, $4, $1}' >"$base/cache"
+printf '%s\n' "gw-a 0 - 3" "gw-b 1 gw-a 3" | diff - "$base/cache" >/dev/null
+ok $? "gw-b found the 3 documents gw-a had verified in the shared cache (\"cache\":{\"shared\":1,\"by\":\"gw-a\"}), gw-a none"
+grep -c 'from the shared verification cache (verified by gw-a)' "$base/gw-b.log" |
+  grep -qx 3
+ok $? "gw-b's log says so for each of the 3 messages"
 "$kyso" log --store "$ruri" >"$base/table" 2>>"$base/kyso-log.err"
 [ "$(grep -c ' gw-a ' "$base/table")" -eq 3 ] && [ "$(grep -c ' gw-b ' "$base/table")" -eq 3 ]
 ok $? "kyso log (table): three rows of gw-a and three of gw-b"
@@ -312,6 +323,10 @@ for _ in $(seq 40); do
 done
 [ "$(cat "$base"/spool-gw-a/redis-*.jsonl 2>/dev/null | wc -l)" -eq 0 ]
 ok $? "gw-a's spool is empty again"
+[ "$(grep -c 'Redis unreachable' "$base/gw-a.log")" = 1 ] &&
+  [ "$(grep -c 'Redis back' "$base/gw-a.log")" = 1 ]
+ok $? "gw-a's log: one \"Redis unreachable\" line, one \"Redis back\" line"
+grep -h 'Redis unreachable\|Redis back' "$base/gw-a.log" | sed 's/^/#   /'
 [ ! -s "$base/kyso-log.err" ]; s=$?
 ok $s "kyso log printed no warning or error"
 [ $s -eq 0 ] || sed 's/^/#   /' "$base/kyso-log.err" | head -5

@@ -13,6 +13,11 @@
 #   5  AUTH with an ACL user (doc/redis.md's ACL), wrong passwords refused
 #   6  store_query filters and store_follow
 #   7  Sentinel: SENTINEL FAILOVER mid-run, then the master SIGKILLed mid-run
+#   8  shared state: caches (TTL), rate limit over two stores, counters
+#   9  Redis stopped: cache lookups miss at once, "down" told once; "up"
+#      told once when it is back
+#  10  per-organisation counters of tests/report's 4,000 records: kyso
+#      report --from-counters prints the numbers mkrecords.py worked out
 #
 # Every process it starts is killed on exit, failure or interrupt, and its
 # temporary folder removed.  Never touches a Redis it did not start.
@@ -237,6 +242,7 @@ mkdir -p "$TMP/acl"
 # the ACL line of doc/redis.md
 acl="user kyso on >s3cret-Pw ~kyso:* resetchannels -@all +ping +role +select +get +set"
 acl="$acl +xadd +xtrim +xrange +xrevrange +xread +xlen +evalsha +script|load +wait"
+acl="$acl +incr +expire +hincrby +hgetall +sadd +smembers"
 printf 'user default off\n%s\n' "$acl" > "$TMP/acl/users.acl"
 redis_start acl "$P_ACL" --aclfile "$TMP/acl/users.acl"
 ok $? "redis-server with an ACL file started"
@@ -257,6 +263,62 @@ is 0 "$(spool_lines "$TMP/spool-acl")" "nothing stuck in the spool"
 
 "$DRIVER" query "$U" Q > "$TMP/q.out" 2>&1
 tap_of "$TMP/q.out"
+
+# ---- 8. shared state ----------------------------------------------------------------
+
+"$DRIVER" shared "$U" > "$TMP/sh.out" 2>&1
+tap_of "$TMP/sh.out"
+
+# ---- 9. Redis stopped and back: lookups miss fast, one line each ------------------------
+
+mkdir -p "$TMP/du"
+"$DRIVER" downup "$U" "$TMP/du" 2000 > "$TMP/du.out" 2>&1 &
+dp=$!
+for _ in $(seq 1 200); do [ -e "$TMP/du/ready-down" ] && break; sleep 0.05; done
+redis_kill plain
+touch "$TMP/du/go-down"
+for _ in $(seq 1 200); do [ -e "$TMP/du/ready-up" ] && break; sleep 0.05; done
+redis_start plain "$P_PLAIN" --enable-debug-command local
+touch "$TMP/du/go-up"
+wait $dp
+tap_of "$TMP/du.out"
+
+# ---- 10. counters -------------------------------------------------------------------
+
+KYSO=$top_builddir/milter/kyso
+here=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/report
+UC="redis://127.0.0.1:$P_PLAIN/3?spool=$TMP/spool"
+if TZ=Asia/Ho_Chi_Minh python3 "$here/mkrecords.py" "$TMP/rep" > /dev/null 2>&1; then
+    t0=$(date +%s%N)
+    TZ=Asia/Ho_Chi_Minh "$DRIVER" counters "$UC" "$TMP/rep/store/decisions.jsonl.1" \
+        "$TMP/rep/store/decisions.jsonl" > "$TMP/cnt.out" 2>&1
+    ok $? "counters of the report fixtures' records kept in Redis"
+    sed 's/$/ in '"$((($(date +%s%N) - t0) / 1000000))"' ms/' "$TMP/cnt.out" | grep '^#'
+    echo "# $(redis-cli -p "$P_PLAIN" -n 3 DBSIZE) counter keys"
+    for c in $(python3 -c 'import json,sys
+for c in json.load(open(sys.argv[1]))["cases"]: print(c["name"])' "$TMP/rep/expect.json"); do
+        args=$(python3 -c 'import json,sys
+e=json.load(open(sys.argv[1]))
+print(" ".join(next(c for c in e["cases"] if c["name"]==sys.argv[2])["args"]))' \
+            "$TMP/rep/expect.json" "$c")
+        # counters live 800 days: an unbounded case starts with the records (2024)
+        case " $args " in *" --since "* | *" --year "*) ;; *) args="$args --since 2024-01" ;; esac
+        # shellcheck disable=SC2086
+        TZ=Asia/Ho_Chi_Minh "$KYSO" report --store "$UC&ro" --from-counters --csv $args \
+            > "$TMP/cnt-$c.csv" 2> "$TMP/cnt-$c.err"
+        TZ=Asia/Ho_Chi_Minh python3 "$here/check.py" csv "$TMP/rep/expect.json" "$c" \
+            "$TMP/cnt-$c.csv" > "$TMP/cnt-$c.chk" 2>&1
+        # damaged lines are not records: counters never see them
+        bad=$(grep '^not ok' "$TMP/cnt-$c.chk" | grep -vc 'damaged lines')
+        good=$(grep -c '^ok' "$TMP/cnt-$c.chk")
+        [ "$bad" = 0 ] && [ "$good" -gt 0 ]
+        ok $? "kyso report --from-counters $args: the numbers of mkrecords.py ($good checks)"
+        [ "$bad" = 0 ] || grep -A2 '^not ok' "$TMP/cnt-$c.chk" | grep -v damaged | head -6 |
+            sed 's/^/# /'
+    done
+else
+    ok 1 "tests/report/mkrecords.py makes the records"
+fi
 
 # ---- 7. Sentinel --------------------------------------------------------------------
 

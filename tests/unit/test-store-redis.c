@@ -14,6 +14,20 @@
  *       TAP: time window, ref, limit, needle, the audit stream, follow.
  *   openfail URI SECRET
  *       TAP: store_open refuses URI, and its message does not hold SECRET.
+ *   shared URI
+ *       TAP: the shared state: cache put and get, absent keys, TTL expiry,
+ *       the rate limit (case-blind keys, shared by two store instances),
+ *       counters and certificate sets read back.
+ *   downup URI DIR N
+ *       TAP: a cache entry, then (once DIR/go-down exists: the script has
+ *       stopped Redis) N lookups miss within N ms in all, the status
+ *       callback said "down" once; then (DIR/go-up: Redis restarted)
+ *       lookups hit again within 3 s and the callback said "up" once.
+ *       Writes DIR/ready-down and DIR/ready-up when it waits.
+ *   counters URI FILE...
+ *       the per-organisation counters of every decision record of the
+ *       JSON Lines FILEs, through report_counters and the store (kyso
+ *       report --from-counters then reads them back).
  *
  * Never talks to a Redis it was not given, never leaves a thread behind.
  */
@@ -24,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "store.h"
 #include "tap.h"
 
@@ -393,6 +408,221 @@ static int cmd_query(int argc, char **argv)
     return tap_done();
 }
 
+/* ------------------------------------------------------------- shared */
+
+/* cache_wait - store_cache_get of KEY until it answers 1 (at most 2 s);
+ * the value in *VAL (freed by the caller), or NULL. */
+static char *cache_wait(kyso_store *s, const char *key)
+{
+    char *val = NULL;
+    size_t len;
+    for (int i = 0; i < 200; i++) {
+        if (store_cache_get(s, CACHE_VERIFY, key, &val, &len) == 1)
+            return val;
+        usleep(10000);
+    }
+    return NULL;
+}
+
+typedef struct counts_got {
+    long long n;
+    int member;
+} counts_got;
+
+static int on_count(size_t day, const char *name, long long value, void *arg)
+{
+    counts_got *g = arg;
+    if (day == 1 && value >= 0 && strcmp(name, "records") == 0)
+        g->n += value;
+    if (day == 1 && value < 0 && strcmp(name, "01ABC\x1f" "CN=CA") == 0)
+        g->member = 1;
+    return 0;
+}
+
+static int cmd_shared(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    kyso_store *a = open_or_die(argv[2]), *b = open_or_die(argv[2]);
+    char key[64], *val = NULL, err[256];
+    size_t len = 0;
+    snprintf(key, sizeof key, "t%lld", now_ms());
+    ok(store_has_shared(a), "the Redis store keeps shared state");
+    ok(store_cache_get(a, CACHE_VERIFY, key, &val, &len) == 0, "an absent key: 0 (a miss)");
+    store_cache_put(a, CACHE_VERIFY, key, "{\"x\":1}", 7, 60);
+    val = cache_wait(b, key);
+    ok(val && strcmp(val, "{\"x\":1}") == 0, "put by one store, found by another");
+    free(val);
+    store_cache_put(a, CACHE_REVOCATION, key, "\x30\x00\x01", 3, 60);
+    usleep(100000);
+    val = NULL;
+    ok(store_cache_get(b, CACHE_REVOCATION, key, &val, &len) == 1 && len == 3
+       && memcmp(val, "\x30\x00\x01", 3) == 0, "the revocation cache keeps binary values");
+    free(val);
+    strcat(key, "-ttl");
+    store_cache_put(a, CACHE_VERIFY, key, "v", 1, 1);
+    val = cache_wait(a, key);
+    ok(val != NULL, "an entry with a TTL of 1 s is there at first");
+    free(val);
+    sleep(2);
+    ok(store_cache_get(a, CACHE_VERIFY, key, &val, &len) == 0, "and gone 2 s later");
+    time_t now = time(NULL);
+    int allowed = 0, denied = 0;
+    for (int i = 0; i < 5; i++) {
+        int r = store_rate_allow(i % 2 ? a : b, i % 2 ? key : "X", 3, 3600, now);
+        (void)r;
+    }
+    for (int i = 0; i < 5; i++) {
+        int r = store_rate_allow(i % 2 ? a : b, i % 2 ? "Sender@Example.GOV.vn"
+                                 : "sender@example.gov.vn", 3, 3600, now);
+        allowed += r == 1;
+        denied += r == 0;
+    }
+    ok(allowed == 3 && denied == 2, "rate limit 3: two stores, any case: 3 allowed, 2 denied "
+       "(%d, %d)", allowed, denied);
+    store_counter_incr(a, "2031-01-02", "test.gov.vn", "records", 2);
+    store_counter_incr(b, "2031-01-02", "test.gov.vn", "records", 3);
+    store_counter_member(a, "2031-01-02", "test.gov.vn", "01ABC\x1f" "CN=CA");
+    store_close(a);
+    store_close(b);
+    a = open_or_die(argv[2]);
+    const char *days[] = { "2031-01-01", "2031-01-02" };
+    counts_got g = { 0, 0 };
+    int rc = store_counter_read(a, "test.gov.vn", days, 2, on_count, &g, err, sizeof err);
+    ok(rc == 0 && g.n == 5 && g.member, "counters of two stores add up, the set is read back "
+       "(%lld)", g.n);
+    store_close(a);
+    return tap_done();
+}
+
+/* ------------------------------------------------------------- downup */
+
+static int ups, downs;
+
+static void on_status(void *arg, int up, const char *why)
+{
+    (void)arg;
+    printf("# status: %s%s%s\n", up ? "up" : "down", up ? "" : ": ", up ? "" : why);
+    if (up)
+        ups++;
+    else
+        downs++;
+}
+
+/* wait_file - until DIR/NAME exists (at most 30 s); 0 or -1. */
+static int wait_file(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    for (int i = 0; i < 3000; i++) {
+        if (access(p, F_OK) == 0)
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* touch - create DIR/NAME. */
+static void touch(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f)
+        fclose(f);
+}
+
+static int cmd_downup(int argc, char **argv)
+{
+    if (argc < 5)
+        return 2;
+    kyso_store *s = open_or_die(argv[2]);
+    const char *dir = argv[3];
+    int n = atoi(argv[4]), miss = 0;
+    char key[64], *val;
+    size_t len;
+    store_set_status(s, on_status, NULL);
+    snprintf(key, sizeof key, "du%lld", now_ms());
+    store_cache_put(s, CACHE_VERIFY, key, "v", 1, 60);
+    val = cache_wait(s, key);
+    ok(val != NULL, "Redis up: the entry is found");
+    free(val);
+    touch(dir, "ready-down");
+    if (wait_file(dir, "go-down") < 0)
+        return 1;
+    long long t0 = mono_us();
+    for (int i = 0; i < n; i++) {
+        val = NULL;
+        miss += store_cache_get(s, CACHE_VERIFY, key, &val, &len) < 0;
+        free(val);
+        store_cache_put(s, CACHE_VERIFY, key, "w", 1, 60);
+    }
+    long long us = mono_us() - t0;
+    printf("# %d lookups with Redis stopped: %.1f ms in all (%.1f us each)\n", n, us / 1e3,
+           (double)us / n);
+    ok(miss == n, "Redis stopped: every lookup misses (%d of %d)", miss, n);
+    ok(us < n * 1000LL, "and %d lookups take less than %d ms in all (%.1f ms)", n, n, us / 1e3);
+    ok(downs == 1 && ups == 0, "the status callback said \"down\" once (%d, %d)", downs, ups);
+    touch(dir, "ready-up");
+    if (wait_file(dir, "go-up") < 0)
+        return 1;
+    int back = 0;
+    for (int i = 0; i < 300 && !back; i++) {
+        val = NULL;
+        back = store_cache_get(s, CACHE_VERIFY, key, &val, &len) >= 0;
+        free(val);
+        if (!back)
+            usleep(10000);
+    }
+    ok(back, "Redis restarted: lookups answer again within 3 s");
+    usleep(1500000);                /* time for the writer to reconnect too */
+    ok(downs == 1 && ups == 1, "the status callback said \"up\" once, \"down\" still once "
+       "(%d, %d)", downs, ups);
+    store_close(s);
+    return tap_done();
+}
+
+/* ------------------------------------------------------------- counters */
+
+static void sink_incr(void *arg, const char *day, const char *org, const char *field,
+                      long long n)
+{
+    store_counter_incr(arg, day, org, field, n);
+}
+
+static void sink_member(void *arg, const char *day, const char *org, const char *member)
+{
+    store_counter_member(arg, day, org, member);
+}
+
+static int cmd_counters(int argc, char **argv)
+{
+    char *line = NULL, err[256];
+    size_t cap = 0, records = 0, skipped = 0;
+    kyso_store *s = open_or_die(argv[2]);
+    report_counter_sink k = { sink_incr, sink_member, s };
+    for (int i = 3; i < argc; i++) {
+        FILE *f = fopen(argv[i], "r");
+        ssize_t n;
+        while (f && (n = getline(&line, &cap, f)) > 0) {
+            if (report_counters(line, (size_t)n, &k, err, sizeof err) < 0) {
+                skipped++;
+                continue;
+            }
+            if (++records % 200 == 0) {     /* close flushes: stay under the queue bound */
+                store_close(s);
+                k.arg = s = open_or_die(argv[2]);
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    store_close(s);
+    free(line);
+    printf("# counters of %zu records kept, %zu lines skipped\n", records, skipped);
+    return 0;
+}
+
 /* ------------------------------------------------------------- openfail */
 
 static int cmd_openfail(int argc, char **argv)
@@ -419,8 +649,12 @@ int main(int argc, char **argv)
     int rc = strcmp(argv[1], "append") == 0 ? cmd_append(argc, argv)
            : strcmp(argv[1], "check") == 0 ? cmd_check(argc, argv)
            : strcmp(argv[1], "query") == 0 ? cmd_query(argc, argv)
-           : strcmp(argv[1], "openfail") == 0 ? cmd_openfail(argc, argv) : 2;
+           : strcmp(argv[1], "openfail") == 0 ? cmd_openfail(argc, argv)
+           : strcmp(argv[1], "shared") == 0 ? cmd_shared(argc, argv)
+           : strcmp(argv[1], "downup") == 0 ? cmd_downup(argc, argv)
+           : strcmp(argv[1], "counters") == 0 && argc > 3 ? cmd_counters(argc, argv) : 2;
     if (rc == 2)
-        fprintf(stderr, "usage: test-store-redis append|check|query|openfail URI ...\n");
+        fprintf(stderr, "usage: test-store-redis append|check|query|openfail|shared|downup|"
+                "counters URI ...\n");
     return rc;
 }

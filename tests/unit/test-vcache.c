@@ -2,10 +2,17 @@
  * test-vcache.c - the verification cache: keys tell documents apart by
  * every byte, kind and detached content; hits return a faithful,
  * independent copy; entries expire after the TTL; the least recently used
- * go first; indeterminate results are never kept.
+ * go first; indeterminate results are never kept.  The shared tier (a
+ * fake store: one slot): what one cache puts another with the same
+ * fingerprint finds, marked as a shared hit with the node that verified
+ * it; another fingerprint, a damaged or tampered entry, an entry past the
+ * TTL are misses; a result read back from JSON is the same result.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
+#include "result-read.h"
 #include "tap.h"
 #include "vcache.h"
 
@@ -104,9 +111,121 @@ static void test_cache(void)
     vcache_free(c);
 }
 
+/* The fake shared store: one key, one value. */
+static char fake_key[200], *fake_val;
+static size_t fake_len;
+static int fake_gets, fake_puts;
+
+static int fake_get(void *ctx, const char *key, char **val, size_t *len)
+{
+    (void)ctx;
+    fake_gets++;
+    if (fake_val == NULL || strcmp(key, fake_key) != 0)
+        return 0;
+    *val = malloc(fake_len + 1);
+    memcpy(*val, fake_val, fake_len + 1);
+    *len = fake_len;
+    return 1;
+}
+
+static void fake_put(void *ctx, const char *key, const char *val, size_t len, unsigned ttl)
+{
+    (void)ctx;
+    (void)ttl;
+    fake_puts++;
+    snprintf(fake_key, sizeof fake_key, "%s", key);
+    free(fake_val);
+    fake_val = malloc(len + 1);
+    memcpy(fake_val, val, len);
+    fake_val[len] = '\0';
+    fake_len = len;
+}
+
+/* gateway - a cache with the fake shared tier, fingerprint FP, node NODE. */
+static kyso_vcache *gateway(const char *fp, const char *node)
+{
+    kyso_vcache *c = vcache_new(10, 60);
+    vcache_remote r = { .ctx = NULL, .get = fake_get, .put = fake_put };
+    snprintf(r.fp, sizeof r.fp, "%s", fp);
+    snprintf(r.node, sizeof r.node, "%s", node);
+    vcache_set_remote(c, &r);
+    return c;
+}
+
+static void test_remote(void)
+{
+    unsigned char k[VCACHE_KEY_LEN];
+    unsigned char doc[] = "%PDF-1.7 shared";
+    kyso_doc_result r, got;
+    vcache_tally t;
+    vcache_key(KIND_PDF, doc, sizeof doc, NULL, 0, k);
+    kyso_vcache *a = gateway("fp1", "gw-a"), *b = gateway("fp1", "gw-b"),
+                *other = gateway("fp2", "gw-c");
+    sample(&r, REASON_OK, "CN=Shared");
+    r.sigs[0].signer.serial = strdup("0A1B");
+    r.sigs[0].signer.not_before = 1700000000;
+    r.sigs[0].signer.not_after = 1800000000;
+    r.sigs[0].docmdp = 2;
+    kyso_doc_result *att = result_add_att(&r);
+    att->kind = KIND_PDF;
+    att->reason = REASON_UNSIGNED;
+    vcache_put(a, k, 1000, &r);
+    ok(fake_puts == 1 && strncmp(fake_key, "fp1:", 4) == 0, "a result goes to the shared "
+       "tier under FINGERPRINT:KEY");
+    vcache_tally_reset();
+    ok(vcache_get(b, k, 1010, &got) == 1, "another gateway, same fingerprint: a hit");
+    vcache_tally_get(&t);
+    ok(t.shared == 1 && t.local == 0 && strcmp(t.by, "gw-a") == 0,
+       "tallied as a shared hit, verified by gw-a (%u, %u, %s)", t.shared, t.local, t.by);
+    kyso_buf x = {0}, y = {0};
+    result_json_append_doc(&x, &r);
+    result_json_append_doc(&y, &got);
+    ok(x.len == y.len && memcmp(x.p, y.p, x.len) == 0, "the result read back is the same");
+    buf_free(&y);
+    result_free_doc(&got);
+    ok(vcache_get(b, k, 1011, &got) == 1, "then a local hit in that gateway");
+    vcache_tally_get(&t);
+    ok(t.shared == 1 && t.local == 1, "tallied as local (%u, %u)", t.shared, t.local);
+    result_free_doc(&got);
+    ok(vcache_get(other, k, 1010, &got) == 0, "another fingerprint: a miss");
+    ok(vcache_get(b, k, 1061, &got) == 0, "past the TTL of the first verification: a miss");
+    kyso_vcache *d;
+    d = gateway("fp1", "gw-d");
+    fake_val[fake_len - 3] = '?';               /* damaged */
+    ok(vcache_get(d, k, 1010, &got) == 0, "a damaged entry: a miss");
+    vcache_free(d);
+    d = gateway("fp1", "gw-d");
+    free(fake_val);
+    fake_val = strdup("{\"v\":1,\"node\":\"x\",\"at\":1000,\"doc\":{\"name\":null,"
+                      "\"kind\":\"pdf\",\"verdict\":\"valid\",\"reason\":\"ok\",\"detail\":null,"
+                      "\"signatures\":[],\"attachments\":[],\"future\":1}}");
+    fake_len = strlen(fake_val);
+    ok(vcache_get(d, k, 1010, &got) == 0, "a field this version does not know: a miss");
+    vcache_free(d);
+    int puts = fake_puts;
+    sample(&got, REASON_REVOCATION_UNKNOWN, "CN=R");
+    vcache_put(a, k, 1000, &got);
+    ok(fake_puts == puts, "indeterminate results are not shared");
+    result_free_doc(&got);
+    char err[100];
+    ok(result_from_json(x.p, x.len, &got, err, sizeof err) == 0 && got.natts == 1 &&
+       got.sigs[0].docmdp == 2 && got.sigs[0].signer.not_after == 1800000000,
+       "result_from_json reads what result_json_append_doc wrote");
+    result_free_doc(&got);
+    ok(result_from_json("{\"kind\":\"pdf\"}", 14, &got, err, sizeof err) < 0,
+       "and refuses an incomplete result");
+    buf_free(&x);
+    result_free_doc(&r);
+    vcache_free(a);
+    vcache_free(b);
+    vcache_free(other);
+    free(fake_val);
+}
+
 int main(void)
 {
     test_keys();
     test_cache();
+    test_remote();
     return tap_done();
 }
