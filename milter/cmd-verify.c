@@ -49,6 +49,10 @@ static void print_sig_line(const kyso_sig_result *s, int indent)
         printf(", signer %s [%s]", s->signer.subject, cert_class_name(s->signer.cls));
     if (s->signing_time[0])
         printf(", signed %s", s->signing_time);
+    if (s->timestamp_time[0])
+        printf(", time-stamped %s", s->timestamp_time);
+    if (s->poe_time[0] && strcmp(s->poe_time, s->timestamp_time) != 0)
+        printf(", existed by %s", s->poe_time);
     if (s->coverage)
         printf(", covers %s", s->coverage);
     if (s->subfilter)
@@ -57,6 +61,8 @@ static void print_sig_line(const kyso_sig_result *s, int indent)
     if (s->reason != REASON_OK)
         printf("%*s  %s / %s%s%s\n", indent, "", reason_text_vi(s->reason),
                reason_text_en(s->reason), s->detail ? " - " : "", s->detail ? s->detail : "");
+    if (s->warning)
+        printf("%*s  warning: %s\n", indent, "", s->warning);
 }
 
 /* print_doc - the table form of one result, nested for attachments. */

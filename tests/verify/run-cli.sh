@@ -29,7 +29,7 @@ jqf() {
 }
 eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'"; return 1; }; }
 
-echo "1..16"
+echo "1..17"
 # shellcheck disable=SC2086
 $KYSO verify $T "$out/pdf/cms-org.pdf" >/dev/null 2>&1; rc=$?
 check "exit 0 when every file is valid" eq "$rc" 0
@@ -69,3 +69,9 @@ table=$($KYSO verify $T "$out/pdf/attack/digest-mismatch.pdf")
 check "the table says what is wrong in Vietnamese" \
     eval 'printf "%s" "$table" | grep -q "Nội dung văn bản đã bị thay đổi sau khi ký"'
 check "and in English" eval 'printf "%s" "$table" | grep -q "The signed content has been changed"'
+# shellcheck disable=SC2086
+table=$($KYSO verify $T "$out/pdf/org-then-timestamp.pdf")
+ts=$(jqf pdf/org-then-timestamp.pdf '.signatures[1].timestamp_time')
+check "the table shows the time-stamp and the time the signature existed by" \
+    eval 'printf "%s" "$table" | grep -q "time-stamped $ts" &&
+          printf "%s" "$table" | grep -q "existed by $ts"'
