@@ -175,6 +175,24 @@ jq -s -e --arg b "$b" --arg a "$a" '[.[] | select(.event == "signed" and
     "$audit" >/dev/null
 ok $? "audit of kyso sign: the digests are those of the file given and the file written"
 
+# B-LT by hand: lt=yes embeds the chain's revocation answers (here from
+# the CRL files) in a DSS, so the document verifies with no CRL at hand
+echo "org key=$URI cert=$fx/pki/org.pem chain=$fx/pki/sub.pem name=\"$ORG\" pin=file:$work/pin lt=yes" \
+    >"$work/lt.table"
+sed "s|KeyTable .*|KeyTable $work/lt.table|" "$work/kyso-milter.conf" >"$work/lt.conf"
+echo "CRLs $fx/pki/crl" >>"$work/lt.conf"
+"$top_builddir/milter/kyso" sign -c "$work/lt.conf" --key org "$fx/pdf/plain.pdf" \
+    -o "$work/plain-lt.pdf" 2>"$work/lt.err"
+ok $? "kyso sign with lt=yes (PAdES B-LT)"
+NOCRL="--trust-anchors $fx/pki/root.pem --intermediates $fx/pki/sub.pem"
+# shellcheck disable=SC2086
+lt=$("$top_builddir/milter/kyso" verify --json $NOCRL "$work/plain-lt.pdf" 2>/dev/null | jq -r .verdict)
+# shellcheck disable=SC2086
+bb=$("$top_builddir/milter/kyso" verify --json $NOCRL --revocation crl "$work/plain-signed.pdf" \
+    2>/dev/null | jq -r '.signatures[0].reason')
+ok $([ "$lt" = valid ] && [ "$bb" = revocation_unknown ]; echo $?) \
+    "B-LT verifies with no CRL and no network; the same signature without its DSS does not ($bb)"
+
 # a certificate 10 days from expiry (R14): the log warns at start, the
 # văn thư of the key and the postmaster get a notice in Vietnamese
 openssl req -new -key "$fx/pki/org.key" -subj "/C=VN/O=$ORG/CN=$ORG" -out "$work/soon.csr" \
