@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_setup();
     if (size < 2)
         return 0;
-    cms_signer s = { fuzz_cert, NULL, 0, mem_sign, NULL };
+    cms_signer s = { .cert = fuzz_cert, .sign = mem_sign };
     pdf_sign_req r = { .signer = &s, .kind = data[0] & 4 ? AP_ATTACHMENT : AP_SEAL,
                        .place = places[data[0] & 3], .org_name = "Sở Thông tin và Truyền thông",
                        .doc_number = data[0] & 8 ? "Số: 12/QĐ-UBND" : NULL,

@@ -116,6 +116,15 @@ make_seeds() {
         fuzz-pdf) add_seeds "$dir" "$max" $(find "$FIXTURES/pdf" -name '*.pdf' 2>/dev/null | sort) ;;
         fuzz-cms) add_seeds "$dir" "$max" "$FIXTURES"/cms/*.p7s "$FIXTURES"/cms/*.p7m ;;
         fuzz-mime) add_seeds "$dir" "$max" "$FIXTURES"/mail/*.eml ;;
+        fuzz-ocsp)
+            # selector 2 and a fixture CRL in DER; selector 3 and a responders table
+            i=0
+            for f in "$FIXTURES"/pki/crl/*.crl "$FIXTURES"/pki/crl-expired/*.crl; do
+                [ -f "$f" ] || continue
+                { printf '\002'; openssl crl -in "$f" -outform DER 2>/dev/null; } >"$dir/seed-$i"
+                i=$((i + 1))
+            done
+            printf '\003# issuer sha256  url\n* http://127.0.0.1:8080/ocsp\n' >"$dir/seed-table" ;;
         fuzz-sign)
             # one byte choosing placement and kind, then a PDF
             i=0
