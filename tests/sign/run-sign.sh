@@ -75,7 +75,8 @@ while IFS= read -r line; do
         "not ok "*) ok 1 "${line#not ok [0-9]* - }" ;;
         "#"*) echo "$line" ;;
     esac
-done < <(KYSO_FIXTURES=$fx top_builddir=$top_builddir "$top_builddir/tests/sign/test-pdf-sign")
+done < <(KYSO_RUN_SIGN=1 KYSO_FIXTURES=$fx top_builddir=$top_builddir \
+         "$top_builddir/tests/sign/test-pdf-sign")
 
 T="--trust-anchors $fx/pki/root.pem --intermediates $fx/pki/sub.pem --crl $fx/pki/crl"
 ORG="Sở Thông tin và Truyền thông Tỉnh Demo"

@@ -281,7 +281,7 @@ int main(void)
     /* only through run-sign.sh, which owns tests/out/sign */
     char probe[1200];
     snprintf(probe, sizeof probe, "%s/.done", fx);
-    if (!fx[0] || access(probe, R_OK) != 0) {
+    if (!fx[0] || access(probe, R_OK) != 0 || getenv("KYSO_RUN_SIGN") == NULL) {
         printf("1..0 # SKIP no fixtures (run by tests/sign/run-sign.sh)\n");
         return 0;
     }
