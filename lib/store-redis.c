@@ -87,13 +87,54 @@ extern const kyso_store_ops store_redis_ops, store_sentinel_ops;
 #define RS_COUNT_TTL    "69120000"      /* counters kept 800 days */
 
 /* Adds a record unless this instance already stored one at or past its
- * sequence: KEYS stream, mark; ARGV seq, node, record, mark TTL. */
+ * sequence, then indexes it (decisions): KEYS stream, mark, index marker,
+ * domain registry, then the record's index keys (its domain keys first);
+ * ARGV seq, node, record, mark TTL, index cut (ms, 0: none), index key TTL
+ * (s, 0: none), how many domain keys.  With seq "" it only indexes the
+ * existing entry whose ID is ARGV[3] (store_reindex).  Each index key is a
+ * sorted set: score the entry's ms, member "MS-" then a letter giving the
+ * length of SEQ, then SEQ, so that members of one ms sort as the stream
+ * does.  Index writes use pcall: one refused (an ACL without +zadd) moves
+ * the marker past the record, so readers scan instead of missing it.
+ * Returns 0 (skipped), 1, or -1 (an index write failed). */
 static const char rs_script[] =
-    "local hw = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "if tonumber(ARGV[1]) <= hw then return 0 end\n"
-    "redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])\n"
-    "redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'r', ARGV[3])\n"
+    "local id\n"
+    "if ARGV[1] == '' then id = ARGV[3] else\n"
+    "  local hw = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  if tonumber(ARGV[1]) <= hw then return 0 end\n"
+    "  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])\n"
+    "  id = redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'r', ARGV[3])\n"
+    "end\n"
+    "if #KEYS < 4 then return 1 end\n"
+    "local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"
+    "local m = ms .. '-' .. string.char(96 + #seq) .. seq\n"
+    "local cut, ttl, nd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local ok = true\n"
+    "for i = 5, #KEYS do\n"
+    "  local r = redis.pcall('ZADD', KEYS[i], ms, m)\n"
+    "  if type(r) == 'table' and r.err then ok = false end\n"
+    "  if cut > 0 then redis.pcall('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cut) end\n"
+    "  if ttl > 0 then redis.pcall('EXPIRE', KEYS[i], ttl) end\n"
+    "  if i < 5 + nd then redis.pcall('ZADD', KEYS[4], ms, string.sub(KEYS[i], 16)) end\n"
+    "end\n"
+    "if ARGV[1] == '' then return ok and 1 or -1 end\n"
+    "if ok then redis.pcall('SET', KEYS[3], ms, 'NX')\n"
+    "else redis.pcall('SET', KEYS[3], tostring(tonumber(ms) + 1)) end\n"
     "return 1\n";
+
+/* The decision indexes (see doc/redis.md): key prefixes of each filter,
+ * the marker (every decision from its ms + 1 on is indexed) and the
+ * registry of domains (score: the last time one was seen). */
+#define RS_IX_DOMAIN    "kyso:ix:domain:"       /* 15 bytes: the script knows */
+#define RS_IX_SENDER    "kyso:ix:sender:"
+#define RS_IX_RCPT      "kyso:ix:rcpt:"
+#define RS_IX_ACTION    "kyso:ix:action:"
+#define RS_IX_REASON    "kyso:ix:reason:"
+#define RS_IX_SINCE     "kyso:ix:since"
+#define RS_IX_DOMAINS   "kyso:ix:domains"
+#define RS_IX_MAXVAL    320             /* longer values are not indexed, nor looked up */
+#define RS_IX_MAXUNION  64              /* --domain: at most this many keys merged */
+#define RS_IX_PAGE      500             /* members per index page, entries per fetch */
 
 static const char *const rs_stream_key[2] = {
     [STREAM_DECISIONS] = "kyso:decisions",
@@ -192,7 +233,17 @@ typedef struct rs_item {
     int stream;
 } rs_item;
 
+/* One command of a mail-thread call or a reader. */
+typedef struct rs_cmd {
+    int argc;
+    const char *argv[8];
+    size_t len[8];
+} rs_cmd;
+
 static void rs_state(redis_store *s, int up, const char *why);
+static int rs_ask_once(redisContext *c, const rs_cmd *cmds, size_t n, redisReply **r,
+                       char *why, size_t whylen);
+static void rs_arg(rs_cmd *cmd, const char *s, size_t len);
 static void rs_send_ops(redis_store *s);
 static void rs_ops_drop(redis_store *s);
 static void redis_set_status(kyso_store *st, store_status_fn fn, void *arg);
@@ -893,6 +944,180 @@ static int rs_parse_line(const char *line, size_t n, rs_item *it, char *inst, si
     return 0;
 }
 
+/* ---- the decision indexes: which keys a record goes to ------------------ */
+
+/* The index keys of one decision; the first ndom are domain keys. */
+typedef struct rs_ix {
+    char **keys;
+    size_t n, cap, ndom;
+} rs_ix;
+
+/* rs_ix_free - the keys, and IX emptied. */
+static void rs_ix_free(rs_ix *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        free(ix->keys[i]);
+    free(ix->keys);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* rs_ix_key - PREFIX then the N bytes at V (ASCII lower case when LOWER)
+ * into OUT (RS_IX_MAXVAL + 32 bytes).  0, or -1 when V is too long to be
+ * indexed.  The writer and the reader both build keys here. */
+static int rs_ix_key(char *out, const char *prefix, const char *v, size_t n, int lower)
+{
+    size_t pl = strlen(prefix);
+    if (n > RS_IX_MAXVAL)
+        return -1;
+    memcpy(out, prefix, pl);
+    for (size_t i = 0; i < n; i++)
+        out[pl + i] = (char)(lower && v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+    out[pl + n] = '\0';
+    return 0;
+}
+
+/* rs_ix_add - PREFIX+V (N bytes) into IX unless already there or too long
+ * (never indexed then: a reader does not look it up either).  0, or -1
+ * when out of memory. */
+static int rs_ix_add(rs_ix *ix, const char *prefix, const char *v, size_t n, int lower)
+{
+    char key[RS_IX_MAXVAL + 32];
+    if (rs_ix_key(key, prefix, v, n, lower) < 0)
+        return 0;
+    for (size_t i = 0; i < ix->n; i++)
+        if (strcmp(ix->keys[i], key) == 0)
+            return 0;
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 16;
+        char **k = realloc(ix->keys, cap * sizeof *k);
+        if (k == NULL)
+            return -1;
+        ix->keys = k;
+        ix->cap = cap;
+    }
+    return (ix->keys[ix->n++] = strdup(key)) ? 0 : -1;
+}
+
+/* rs_ix_common - is V a value too common to index (found at once by a
+ * scan): the action "accept", the reason "ok"? */
+static int rs_ix_common(const char *prefix, const char *v)
+{
+    return (strcmp(prefix, RS_IX_ACTION) == 0 && strcmp(v, "accept") == 0)
+        || (strcmp(prefix, RS_IX_REASON) == 0 && strcmp(v, "ok") == 0);
+}
+
+/* rs_ix_addrs - calls FN on env_from (when a string) and on each string
+ * of rcpts of record R, with IS_RCPT.  Stops at the first -1. */
+static int rs_ix_addrs(const json_value *r, rs_ix *ix,
+                       int (*fn)(rs_ix *, const char *, int))
+{
+    const char *from = json_get_string(r, "env_from");
+    const json_value *rc = json_get(r, "rcpts");
+    if (from && fn(ix, from, 0) < 0)
+        return -1;
+    for (size_t i = 0; rc && rc->type == JSON_ARRAY && i < rc->n; i++)
+        if (rc->items[i].type == JSON_STRING && fn(ix, rc->items[i].s, 1) < 0)
+            return -1;
+    return 0;
+}
+
+/* rs_ix_domain_of - the domain of address A (after its last '@'). */
+static int rs_ix_domain_of(rs_ix *ix, const char *a, int is_rcpt)
+{
+    const char *at = strrchr(a, '@');
+    (void)is_rcpt;
+    return at && at[1] ? rs_ix_add(ix, RS_IX_DOMAIN, at + 1, strlen(at + 1), 1) : 0;
+}
+
+/* rs_ix_addr_of - the sender or recipient key of address A. */
+static int rs_ix_addr_of(rs_ix *ix, const char *a, int is_rcpt)
+{
+    return rs_ix_add(ix, is_rcpt ? RS_IX_RCPT : RS_IX_SENDER, a, strlen(a), 1);
+}
+
+/* rs_ix_value - the key of the string member NAME of R under PREFIX,
+ * unless absent or too common. */
+static int rs_ix_value(rs_ix *ix, const json_value *r, const char *name, const char *prefix)
+{
+    const char *v = json_get_string(r, name);
+    return v && !rs_ix_common(prefix, v) ? rs_ix_add(ix, prefix, v, strlen(v), 0) : 0;
+}
+
+/* rs_ix_build - the index keys of decision record REC (LEN bytes) into IX,
+ * with kyso log's meaning of each filter (milter/cmd-log.c): the domains
+ * of the sender and of each recipient, exact and in lower case (a reader
+ * finds subdomains in the registry); the sender and each recipient in
+ * lower case; action and would; reason.  A record that does not parse has
+ * no keys.  0, or -1 when out of memory. */
+static int rs_ix_build(const char *rec, size_t len, rs_ix *ix)
+{
+    char err[64];
+    memset(ix, 0, sizeof *ix);
+    json_doc *d = json_parse(rec, len, 0, 0, err, sizeof err);
+    if (d == NULL || json_root(d)->type != JSON_OBJECT) {
+        json_free(d);
+        return 0;
+    }
+    const json_value *r = json_root(d);
+    int rc = rs_ix_addrs(r, ix, rs_ix_domain_of);
+    ix->ndom = ix->n;
+    if (rc == 0)
+        rc = rs_ix_addrs(r, ix, rs_ix_addr_of);
+    if (rc == 0)
+        rc = rs_ix_value(ix, r, "action", RS_IX_ACTION);
+    if (rc == 0)
+        rc = rs_ix_value(ix, r, "would", RS_IX_ACTION);
+    if (rc == 0)
+        rc = rs_ix_value(ix, r, "reason", RS_IX_REASON);
+    json_free(d);
+    if (rc < 0)
+        rs_ix_free(ix);
+    return rc;
+}
+
+/* rs_ix_cut - the index cut (ms) and key TTL (s) of a retention of DAYS,
+ * as text; "0" for both when nothing is trimmed. */
+static void rs_ix_cut(int days, char *cut, char *ttl, size_t len)
+{
+    snprintf(cut, len, "%lld", days ? rs_now_ms(0) - (long long)days * DAY_MS : 0);
+    snprintf(ttl, len, "%lld", days ? ((long long)days + 1) * 86400 : 0);
+}
+
+/* rs_append_script - queue on C the script call for one record: SEQ ("" to
+ * index the existing entry ID given as REC), NODE, REC (LEN bytes), with
+ * the index keys IX (NULL: none, the audit stream).  REDIS_OK or not. */
+static int rs_append_script(redisContext *c, const char *sha, int stream, const char *mark,
+                            const char *seq, const char *node, const char *rec, size_t len,
+                            const rs_ix *ix, int days)
+{
+    char nkeys[16], cut[24], ttl[24], ndom[24];
+    size_t nk = ix ? 4 + ix->n : 2, argc = 3 + nk + (ix ? 7 : 4), k = 0;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    int rc = REDIS_ERR;
+    if (argv && lens) {
+        snprintf(nkeys, sizeof nkeys, "%zu", nk);
+        rs_ix_cut(days, cut, ttl, sizeof cut);
+        snprintf(ndom, sizeof ndom, "%zu", ix ? ix->ndom : 0);
+        argv[k++] = "EVALSHA", argv[k++] = sha, argv[k++] = nkeys;
+        argv[k++] = rs_stream_key[stream], argv[k++] = mark;
+        if (ix) {
+            argv[k++] = RS_IX_SINCE, argv[k++] = RS_IX_DOMAINS;
+            for (size_t i = 0; i < ix->n; i++)
+                argv[k++] = ix->keys[i];
+        }
+        argv[k++] = seq, argv[k++] = node, argv[k++] = rec, argv[k++] = RS_SEQ_TTL;
+        if (ix)
+            argv[k++] = cut, argv[k++] = ttl, argv[k++] = ndom;
+        for (size_t i = 0; i < argc; i++)       /* the record is not NUL-terminated */
+            lens[i] = argv[i] == rec ? len : strlen(argv[i]);
+        rc = redisAppendCommandArgv(c, (int)argc, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
 /* ---- the writer: sending ----------------------------------------------- */
 
 /* rs_disconnect - drop the writer's connection after a failure; the next
@@ -908,18 +1133,22 @@ static void rs_disconnect(redis_store *s)
         s->backoff_ms = RS_BACKOFF_MAX;
 }
 
-/* rs_append_item - queue the script call for IT on the writer's pipeline. */
+/* rs_append_item - queue the script call for IT on the writer's pipeline,
+ * a decision with its index keys. */
 static int rs_append_item(redis_store *s, const rs_item *it, char *keybuf, size_t keylen)
 {
     char seq[24];
+    rs_ix ix;
+    int decision = it->stream == STREAM_DECISIONS;
     snprintf(seq, sizeof seq, "%llu", it->seq);
     snprintf(keybuf, keylen, "kyso:seq:%s", it->inst);
-    const char *argv[] = { "EVALSHA", s->sha, "2", rs_stream_key[it->stream], keybuf,
-                           seq, it->node, it->rec, RS_SEQ_TTL };
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)                 /* the record is not NUL-terminated */
-        lens[i] = i == 7 ? it->len : strlen(argv[i]);
-    return redisAppendCommandArgv(s->c, 9, argv, lens);
+    if (decision && rs_ix_build(it->rec, it->len, &ix) < 0)
+        return REDIS_ERR;
+    int rc = rs_append_script(s->c, s->sha, it->stream, keybuf, seq, it->node, it->rec,
+                              it->len, decision ? &ix : NULL, s->cf.retention_days);
+    if (decision)
+        rs_ix_free(&ix);
+    return rc;
 }
 
 /* rs_wait_ms - the WAIT timeout: below the socket's, so that the answer
@@ -1229,8 +1458,14 @@ static void rs_trim(redis_store *s, int stream, int days)
         return;
     snprintf(minid, sizeof minid, "%lld-0", rs_now_ms(0) - (long long)days * DAY_MS);
     const char *argv[] = { "XTRIM", rs_stream_key[stream], "MINID", minid };
+    const char *zargv[] = { "ZREMRANGEBYSCORE", RS_IX_DOMAINS, "-inf", minid };
     int fatal = 0;
     redisReply *r = rs_call(s->c, 4, argv, &fatal, s->last_err, sizeof s->last_err);
+    if (r && stream == STREAM_DECISIONS) {      /* the registry of domains: same cut */
+        freeReplyObject(r);
+        minid[strlen(minid) - 2] = '\0';
+        r = rs_call(s->c, 4, zargv, &fatal, s->last_err, sizeof s->last_err);
+    }
     if (r)
         freeReplyObject(r);
     else if (!fatal)
@@ -1594,7 +1829,8 @@ static redisReply *rs_range(redisContext *c, const char *key, const char *a, con
     return r;
 }
 
-/* rs_query_forward - every match from LO to HI, oldest first.  0, or -1. */
+/* rs_query_forward - every match from LO to HI, oldest first.  0, 1 when FN
+ * stopped, or -1. */
 static int rs_query_forward(redisContext *c, const char *key, char *lo, const char *hi,
                             const kyso_query *q, store_record_fn fn, void *arg,
                             char *err, size_t errlen)
@@ -1612,8 +1848,79 @@ static int rs_query_forward(redisContext *c, const char *key, char *lo, const ch
         int last = stop || r->elements < RS_PAGE || id == NULL || rs_id_step(id, 1, lo, 48) < 0;
         freeReplyObject(r);
         if (last)
-            return 0;
+            return stop;
     }
+}
+
+/* Records kept by a backward read, the newest first, up to cap. */
+typedef struct rs_keep {
+    char **rec;
+    size_t *len, n, cap;
+} rs_keep;
+
+/* rs_keep_init - room for CAP records.  0, or -1 with err. */
+static int rs_keep_init(rs_keep *k, size_t cap, char *err, size_t errlen)
+{
+    k->n = 0;
+    k->cap = cap;
+    k->rec = calloc(cap, sizeof *k->rec);
+    k->len = calloc(cap, sizeof *k->len);
+    if (k->rec && k->len)
+        return 0;
+    rs_set_err(err, errlen, "out of memory");
+    return -1;
+}
+
+/* rs_keep_add - a copy of REC (LEN bytes, NUL after it) at the end (the
+ * oldest so far).  0, or -1 with err. */
+static int rs_keep_add(rs_keep *k, const char *rec, size_t len, char *err, size_t errlen)
+{
+    if ((k->rec[k->n] = malloc(len + 1)) == NULL) {
+        rs_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(k->rec[k->n], rec, len + 1);
+    k->len[k->n++] = len;
+    return 0;
+}
+
+/* rs_keep_flush - FN for each kept record, oldest first, until it stops. */
+static void rs_keep_flush(const rs_keep *k, store_record_fn fn, void *arg)
+{
+    for (size_t i = k->n; i > 0; i--)
+        if (fn(k->rec[i - 1], k->len[i - 1], arg) != 0)
+            break;
+}
+
+/* rs_keep_free - the records and the arrays. */
+static void rs_keep_free(rs_keep *k)
+{
+    for (size_t i = 0; k->rec && i < k->n; i++)
+        free(k->rec[i]);
+    free(k->rec);
+    free(k->len);
+}
+
+/* rs_scan_back - matches from HI back to LO into K until it is full.  0,
+ * or -1 with err. */
+static int rs_scan_back(redisContext *c, const char *key, const char *lo, char *hi,
+                        const kyso_query *q, rs_keep *k, char *err, size_t errlen)
+{
+    int rc = 0, done = k->n >= k->cap;
+    while (rc == 0 && !done) {
+        redisReply *r = rs_range(c, key, hi, lo, 1, err, errlen);
+        const char *id = NULL, *rec;
+        size_t len;
+        if (r == NULL)
+            return -1;
+        for (size_t i = 0; i < r->elements && k->n < k->cap && rc == 0; i++)
+            if (rs_entry_record(r->element[i], &id, &rec, &len) == 0 && rs_match(q, rec, len))
+                rc = rs_keep_add(k, rec, len, err, errlen);
+        done = k->n >= k->cap || r->elements < RS_PAGE || id == NULL
+            || rs_id_step(id, -1, hi, 48) < 0;
+        freeReplyObject(r);
+    }
+    return rc;
 }
 
 /* rs_query_last - the last q->limit matches between LO and HI, handed to FN
@@ -1622,41 +1929,404 @@ static int rs_query_last(redisContext *c, const char *key, const char *lo, char 
                          const kyso_query *q, store_record_fn fn, void *arg,
                          char *err, size_t errlen)
 {
-    char **keep = calloc(q->limit, sizeof *keep);
-    size_t *lens = calloc(q->limit, sizeof *lens), n = 0;
-    int rc = 0, done = 0;
-    if (keep == NULL || lens == NULL)
-        rc = -1, rs_set_err(err, errlen, "out of memory");
-    while (rc == 0 && !done) {
-        redisReply *r = rs_range(c, key, hi, lo, 1, err, errlen);
-        const char *id = NULL, *rec;
-        size_t len;
-        if (r == NULL) {
-            rc = -1;
-            break;
+    rs_keep k;
+    int rc = rs_keep_init(&k, q->limit, err, errlen);
+    if (rc == 0)
+        rc = rs_scan_back(c, key, lo, hi, q, &k, err, errlen);
+    if (rc == 0)
+        rs_keep_flush(&k, fn, arg);
+    rs_keep_free(&k);
+    return rc;
+}
+
+/* ---- reading through the indexes ---------------------------------------- */
+
+/* A stream entry ID, compared as the stream orders entries. */
+typedef struct rs_id {
+    long long ms;
+    unsigned long long seq;
+} rs_id;
+
+/* rs_id_cmp - <0, 0, >0 as A is before, equal to, after B. */
+static int rs_id_cmp(const rs_id *a, const rs_id *b)
+{
+    if (a->ms != b->ms)
+        return a->ms < b->ms ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* rs_member_id - an index member ("MS-" a letter SEQ) as an ID.  0, or -1
+ * when it is not one. */
+static int rs_member_id(const char *m, rs_id *id)
+{
+    char *end;
+    errno = 0;
+    id->ms = strtoll(m, &end, 10);
+    if (end == m || end[0] != '-' || end[1] < 'a' || end[1] > 't')
+        return -1;
+    const char *p = end + 2;
+    id->seq = strtoull(p, &end, 10);
+    return end == p || *end != '\0' || errno ? -1 : 0;
+}
+
+/* rs_score_arg - score bound V as text for ZRANGEBYSCORE ("+inf" for
+ * LLONG_MAX, "-inf" for 0). */
+static void rs_score_arg(long long v, char *out, size_t len)
+{
+    if (v == LLONG_MAX || v <= 0)
+        snprintf(out, len, "%s", v <= 0 ? "-inf" : "+inf");
+    else
+        snprintf(out, len, "%lld", v);
+}
+
+/* One index key read a page at a time, forward or backward (rev). */
+typedef struct rs_cur {
+    const char *key;
+    long long edge, end;        /* the next page's first and last score */
+    size_t skip;                /* members of score edge already taken */
+    rs_id ids[RS_IX_PAGE];      /* the page */
+    size_t n, pos;
+    int last;                   /* no page after this one */
+} rs_cur;
+
+/* rs_cur_page - the next page of CUR (REV: backward), with the members of
+ * score edge taken before skipped (members of one score come in the
+ * stream's order: see rs_script).  0, or -1 with err. */
+static int rs_cur_page(redisContext *c, rs_cur *cur, int rev, char *err, size_t errlen)
+{
+    char a[24], b[24], skip[24], count[16], why[256];
+    rs_cmd cmd = { 0 };
+    redisReply *r = NULL;
+    rs_score_arg(cur->edge, a, sizeof a);
+    rs_score_arg(cur->end, b, sizeof b);
+    snprintf(skip, sizeof skip, "%zu", cur->skip);
+    snprintf(count, sizeof count, "%d", RS_IX_PAGE);
+    const char *w[] = { rev ? "ZREVRANGEBYSCORE" : "ZRANGEBYSCORE", cur->key, a, b, "LIMIT",
+                        skip, count };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        rs_arg(&cmd, w[i], (size_t)-1);
+    if (rs_ask_once(c, &cmd, 1, &r, why, sizeof why) < 0 || r->type != REDIS_REPLY_ARRAY) {
+        rs_set_err(err, errlen, "Redis %s: %s", w[0],
+                   r == NULL ? why : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    cur->n = cur->pos = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING
+            && rs_member_id(r->element[i]->str, &cur->ids[cur->n]) == 0)
+            cur->n++;
+    cur->last = r->elements < RS_IX_PAGE;
+    if (cur->n > 0) {
+        long long ms = cur->ids[cur->n - 1].ms;
+        size_t same = 0;
+        for (size_t i = cur->n; i > 0 && cur->ids[i - 1].ms == ms; i--)
+            same++;
+        cur->skip = ms == cur->edge ? cur->skip + same : same;
+        cur->edge = ms;
+    }
+    if (r->elements > cur->n && cur->n == 0)
+        cur->skip += r->elements;       /* only foreign members: step over them */
+    freeReplyObject(r);
+    return 0;
+}
+
+/* The union of the index keys of one filter, read in the stream's order
+ * (REV: newest first), each ID once. */
+typedef struct rs_merge {
+    rs_cur *cur;
+    size_t n;
+    int rev;
+    rs_id last;
+    int has_last;
+} rs_merge;
+
+/* rs_merge_open - cursors on the KEYS (N) for scores LO to HI.  0, or -1. */
+static int rs_merge_open(rs_merge *m, char *const *keys, size_t n, int rev, long long lo,
+                         long long hi, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if ((m->cur = calloc(n ? n : 1, sizeof *m->cur)) == NULL) {
+        rs_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    m->n = n;
+    m->rev = rev;
+    for (size_t i = 0; i < n; i++) {
+        m->cur[i].key = keys[i];
+        m->cur[i].edge = rev ? hi : lo;
+        m->cur[i].end = rev ? lo : hi;
+    }
+    return 0;
+}
+
+/* rs_merge_next - the next ID of the union into *ID: 1, 0 at the end,
+ * -1 with err. */
+static int rs_merge_next(redisContext *c, rs_merge *m, rs_id *id, char *err, size_t errlen)
+{
+    for (;;) {
+        rs_cur *best = NULL;
+        for (size_t i = 0; i < m->n; i++) {
+            rs_cur *cu = &m->cur[i];
+            while (cu->pos == cu->n && !cu->last)
+                if (rs_cur_page(c, cu, m->rev, err, errlen) < 0)
+                    return -1;
+            if (cu->pos < cu->n && (best == NULL || (m->rev ? 1 : -1)
+                                    * rs_id_cmp(&cu->ids[cu->pos], &best->ids[best->pos]) > 0))
+                best = cu;
         }
-        for (size_t i = 0; i < r->elements && n < q->limit; i++)
-            if (rs_entry_record(r->element[i], &id, &rec, &len) == 0 && rs_match(q, rec, len)) {
-                if ((keep[n] = malloc(len + 1)) == NULL) {
-                    rs_set_err(err, errlen, "out of memory");
-                    rc = -1;
-                    break;
-                }
-                memcpy(keep[n], rec, len + 1);
-                lens[n++] = len;
-            }
-        done = n >= q->limit || r->elements < RS_PAGE || id == NULL
-            || rs_id_step(id, -1, hi, 48) < 0;
+        if (best == NULL)
+            return 0;
+        *id = best->ids[best->pos++];
+        if (m->has_last && rs_id_cmp(id, &m->last) == 0)
+            continue;
+        m->last = *id;
+        m->has_last = 1;
+        return 1;
+    }
+}
+
+/* Where the records read through an index go: FN oldest first (forward),
+ * or KEEP (backward, until full). */
+typedef struct rs_sink {
+    const kyso_query *q;
+    store_record_fn fn;
+    void *arg;
+    rs_keep *keep;
+} rs_sink;
+
+/* rs_fetch - the entries of the N IDS of stream KEY (pipelined XRANGE ID ID;
+ * an ID trimmed away since it was indexed gives nothing) into SK, those
+ * passing rs_match.  0, 1 when SK wants no more, -1 with err. */
+static int rs_fetch(redisContext *c, const char *key, const rs_id *ids, size_t n,
+                    rs_sink *sk, char *err, size_t errlen)
+{
+    char idtext[48];
+    size_t i, got = 0;
+    int rc = 0;
+    for (i = 0; i < n; i++) {
+        snprintf(idtext, sizeof idtext, "%lld-%llu", ids[i].ms, ids[i].seq);
+        const char *argv[] = { "XRANGE", key, idtext, idtext };
+        if (redisAppendCommandArgv(c, 4, argv, NULL) != REDIS_OK)
+            break;
+    }
+    for (; got < i; got++) {
+        redisReply *r = NULL;
+        const char *id, *rec;
+        size_t len;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
+            rs_set_err(err, errlen, "Redis XRANGE: %s", c->errstr[0] ? c->errstr : "no answer");
+            return -1;
+        }
+        if (rc == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 1
+            && rs_entry_record(r->element[0], &id, &rec, &len) == 0 && rs_match(sk->q, rec, len)) {
+            if (sk->keep == NULL)
+                rc = sk->fn(rec, len, sk->arg) != 0;
+            else if ((rc = rs_keep_add(sk->keep, rec, len, err, errlen)) == 0)
+                rc = sk->keep->n >= sk->keep->cap;
+        }
+        freeReplyObject(r);             /* every answer is read, even after a stop */
+    }
+    if (i < n)
+        rs_set_err(err, errlen, "Redis XRANGE: %s", c->errstr);
+    return i < n ? -1 : rc;
+}
+
+/* rs_ix_read - the entries of the union of KEYS (N) between scores LO and
+ * HI into SK, in the stream's order (backward when SK keeps).  0, 1 when SK
+ * wants no more, -1 with err. */
+static int rs_ix_read(redisContext *c, const char *stream, char *const *keys, size_t n,
+                      long long lo, long long hi, rs_sink *sk, char *err, size_t errlen)
+{
+    rs_merge m;
+    rs_id batch[RS_IX_PAGE];
+    int rc = rs_merge_open(&m, keys, n, sk->keep != NULL, lo, hi, err, errlen);
+    while (rc == 0) {
+        size_t want = RS_IX_PAGE, k = 0;
+        if (sk->keep && sk->keep->cap - sk->keep->n < want / 2)
+            want = 2 * (sk->keep->cap - sk->keep->n) + 8;      /* no more than needed */
+        int more = 1;
+        while (k < want && (more = rs_merge_next(c, &m, &batch[k], err, errlen)) == 1)
+            k++;
+        if (more < 0)
+            rc = -1;
+        else if (k > 0)
+            rc = rs_fetch(c, stream, batch, k, sk, err, errlen);
+        if (more == 0)
+            break;
+    }
+    free(m.cur);
+    return rc;
+}
+
+/* rs_ix_marker - *MS from the marker kyso:ix:since: 1, 0 when there is none
+ * (no gateway has written the indexes), -1 with err. */
+static int rs_ix_marker(redisContext *c, long long *ms, char *err, size_t errlen)
+{
+    const char *argv[] = { "GET", RS_IX_SINCE };
+    redisReply *r = rs_call(c, 2, argv, NULL, err, errlen);
+    int rc = 0;
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING) {
+        *ms = atoll(r->str);
+        rc = 1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* rs_ix_subdomains - add to IX the domain keys of the registry under DOM
+ * (lower case): the domains seen since score LO that end in ".DOM".  0,
+ * 1 when Redis refused (an ACL without the index commands), -1 with err. */
+static int rs_ix_subdomains(redisContext *c, rs_ix *ix, const char *dom, long long lo,
+                            char *err, size_t errlen)
+{
+    char a[24];
+    rs_score_arg(lo, a, sizeof a);
+    const char *argv[] = { "ZRANGEBYSCORE", RS_IX_DOMAINS, a, "+inf" };
+    int refused = 0;
+    redisReply *r = rs_call(c, 4, argv, &refused, err, errlen);
+    size_t dl = strlen(dom);
+    int rc = r ? 0 : refused ? 1 : -1;
+    for (size_t i = 0; r && rc == 0 && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len > dl + 1 && e->str[e->len - dl - 1] == '.'
+            && memcmp(e->str + e->len - dl, dom, dl) == 0)
+            rc = rs_ix_add(ix, RS_IX_DOMAIN, e->str, e->len, 0);
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* rs_ix_hint - the keys of one hint of H (which: 0 sender ... 4 domain)
+ * into IX: none when the hint is absent or has no index (too long, too
+ * common, a domain with too many subdomains).  0, or -1 with err. */
+static int rs_ix_hint(redisContext *c, const kyso_hints *h, int which, long long lo, rs_ix *ix,
+                      char *err, size_t errlen)
+{
+    static const char *const prefix[] = { RS_IX_SENDER, RS_IX_RCPT, RS_IX_ACTION,
+                                          RS_IX_REASON, RS_IX_DOMAIN };
+    const char *v[] = { h->sender, h->rcpt, h->action, h->reason, h->domain };
+    memset(ix, 0, sizeof *ix);
+    if (v[which] == NULL || rs_ix_common(prefix[which], v[which])
+        || (which == 4 && v[which][0] == '\0'))
+        return 0;
+    if (rs_ix_add(ix, prefix[which], v[which], strlen(v[which]), which != 2 && which != 3) < 0) {
+        rs_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (which != 4 || ix->n == 0)
+        return 0;
+    int rc = rs_ix_subdomains(c, ix, ix->keys[0] + strlen(RS_IX_DOMAIN), lo, err, errlen);
+    if (rc != 0 || ix->n > RS_IX_MAXUNION)
+        rs_ix_free(ix);
+    return rc < 0 ? -1 : 0;
+}
+
+/* rs_ix_count - how many members the keys of IX hold between scores LO
+ * and HI (pipelined ZCOUNT).  The sum, or -1 with err. */
+static long long rs_ix_count(redisContext *c, const rs_ix *ix, long long lo, long long hi,
+                             char *err, size_t errlen)
+{
+    char a[24], b[24];
+    long long sum = 0;
+    rs_score_arg(lo, a, sizeof a);
+    rs_score_arg(hi, b, sizeof b);
+    for (size_t i = 0; i < ix->n; i++) {
+        const char *argv[] = { "ZCOUNT", ix->keys[i], a, b };
+        if (redisAppendCommandArgv(c, 4, argv, NULL) != REDIS_OK)
+            return -1;
+    }
+    for (size_t i = 0; i < ix->n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
+            rs_set_err(err, errlen, "Redis ZCOUNT: %s", c->errstr);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_INTEGER)
+            sum += r->integer;
+        else if (sum >= 0)
+            sum = -2;                   /* an error answer: this hint is not used */
         freeReplyObject(r);
     }
-    for (size_t i = n; rc == 0 && i > 0; i--)
-        if (fn(keep[i - 1], lens[i - 1], arg) != 0)
-            break;
-    for (size_t i = 0; i < n; i++)
-        free(keep[i]);
-    free(keep);
-    free(lens);
-    return rc;
+    if (sum == -2)
+        return LLONG_MAX;
+    return sum;
+}
+
+/* rs_ix_choose - the keys of the most selective hint of H between scores
+ * LO and HI into BEST (empty: no hint has an index).  0, or -1 with err. */
+static int rs_ix_choose(redisContext *c, const kyso_hints *h, long long lo, long long hi,
+                        rs_ix *best, char *err, size_t errlen)
+{
+    long long best_n = LLONG_MAX;
+    memset(best, 0, sizeof *best);
+    for (int w = 0; w < 5; w++) {
+        rs_ix ix;
+        long long n = 0;
+        if (rs_ix_hint(c, h, w, lo, &ix, err, errlen) < 0)
+            return -1;
+        if (ix.n > 0 && (n = rs_ix_count(c, &ix, lo, hi, err, errlen)) == -1) {
+            rs_ix_free(&ix);
+            rs_ix_free(best);
+            return -1;
+        }
+        if (ix.n > 0 && n < best_n) {
+            rs_ix_free(best);
+            *best = ix;
+            best_n = n;
+        } else {
+            rs_ix_free(&ix);
+        }
+    }
+    return 0;
+}
+
+/* rs_query_ix - Q through the indexes: the entries of the chosen keys
+ * from the marker on, and a scan (XRANGE with the needle) of the part of
+ * the window before the marker, if any.  LO_MS and HI_MS: the window
+ * (slack included; HI_MS LLONG_MAX: no end), LO and HI the same as IDs.
+ * 0, -1 with err, or 1 when the indexes cannot serve Q (no marker, no
+ * hint with an index): the caller scans. */
+static int rs_query_ix(redisContext *c, const char *key, const kyso_query *q,
+                       const kyso_hints *h, long long lo_ms, long long hi_ms, char *lo, char *hi,
+                       store_record_fn fn, void *arg, char *err, size_t errlen)
+{
+    long long mark = 0;
+    rs_ix ix;
+    int rc = rs_ix_marker(c, &mark, err, errlen);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 1;
+    long long ilo = lo_ms > mark + 1 ? lo_ms : mark + 1;
+    if (rs_ix_choose(c, h, ilo, hi_ms, &ix, err, errlen) < 0)
+        return -1;
+    if (ix.n == 0)
+        return 1;
+    int scan = mark > 0 && lo_ms <= mark;       /* records before the marker: no index */
+    if (scan && hi_ms > mark)
+        snprintf(hi, 48, "%lld-%llu", mark, ULLONG_MAX);
+    rs_sink sk = { q, fn, arg, NULL };
+    if (q->limit == 0) {
+        rc = scan ? rs_query_forward(c, key, lo, hi, q, fn, arg, err, errlen) : 0;
+        if (rc == 0)
+            rc = rs_ix_read(c, key, ix.keys, ix.n, ilo, hi_ms, &sk, err, errlen);
+    } else {
+        rs_keep k;
+        sk.keep = &k;
+        rc = rs_keep_init(&k, q->limit, err, errlen);
+        if (rc == 0)
+            rc = rs_ix_read(c, key, ix.keys, ix.n, ilo, hi_ms, &sk, err, errlen);
+        if (rc >= 0 && scan && k.n < k.cap)
+            rc = rs_scan_back(c, key, lo, hi, q, &k, err, errlen);
+        if (rc >= 0)
+            rs_keep_flush(&k, fn, arg);
+        rs_keep_free(&k);
+    }
+    rs_ix_free(&ix);
+    return rc < 0 ? -1 : 0;
 }
 
 /* rs_read_timeout - readers wait longer than the writer: 10 x RedisTimeout,
@@ -1666,32 +2336,57 @@ static int rs_read_timeout(const redis_store *s)
     return s->cf.timeout_ms * 10 > 1000 ? s->cf.timeout_ms * 10 : 1000;
 }
 
-/* redis_query - the backend's query: XRANGE pages (or XREVRANGE for the
- * last q->limit) between q->since_ms and q->until_ms, both inclusive. */
-static int redis_query(kyso_store *st, kyso_stream stream, const kyso_query *q,
-                       store_record_fn fn, void *arg, char *err, size_t errlen)
+/* rs_has_hint - does H carry a hint an index could serve? */
+static int rs_has_hint(const kyso_hints *h)
+{
+    return h && (h->sender || h->rcpt || h->domain || h->action || h->reason);
+}
+
+/* redis_query_hinted - the backend's query_hinted: through the indexes
+ * when H has hints and Q no ref (a ref is a day's XRANGE already), else
+ * XRANGE pages (or XREVRANGE for the last q->limit) between q->since_ms
+ * and q->until_ms, both inclusive. */
+static int redis_query_hinted(kyso_store *st, kyso_stream stream, const kyso_query *q,
+                              const kyso_hints *h, store_record_fn fn, void *arg, char *err,
+                              size_t errlen)
 {
     redis_store *s = (redis_store *)st;
     char lo[48] = "-", hi[48] = "+";
+    long long lo_ms = 0, hi_ms = LLONG_MAX;
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     /* stream IDs are the times Redis received the records, not their own
      * "time": widen the window so that clock differences between gateways
      * and Redis still give a superset (the caller filters exactly) */
-    if (q->since_ms > RS_WINDOW_SLACK_MS)
-        snprintf(lo, sizeof lo, "%lld-0", q->since_ms - RS_WINDOW_SLACK_MS);
-    if (q->until_ms > 0)
-        snprintf(hi, sizeof hi, "%lld-%llu", q->until_ms + RS_WINDOW_SLACK_MS, ULLONG_MAX);
+    if (q->since_ms > RS_WINDOW_SLACK_MS) {
+        lo_ms = q->since_ms - RS_WINDOW_SLACK_MS;
+        snprintf(lo, sizeof lo, "%lld-0", lo_ms);
+    }
+    if (q->until_ms > 0) {
+        hi_ms = q->until_ms + RS_WINDOW_SLACK_MS;
+        snprintf(hi, sizeof hi, "%lld-%llu", hi_ms, ULLONG_MAX);
+    }
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
     redisContext *c = rs_reader(s, rs_read_timeout(s), err, errlen);
-    int rc = c == NULL ? -1
-           : q->limit > 0 ? rs_query_last(c, rs_stream_key[stream], lo, hi, q, fn, arg, err, errlen)
-           : rs_query_forward(c, rs_stream_key[stream], lo, hi, q, fn, arg, err, errlen);
+    const char *key = rs_stream_key[stream];
+    int rc = c == NULL ? -1 : 1;
+    if (rc == 1 && stream == STREAM_DECISIONS && q->ref == NULL && rs_has_hint(h))
+        rc = rs_query_ix(c, key, q, h, lo_ms, hi_ms, lo, hi, fn, arg, err, errlen);
+    if (rc == 1)
+        rc = q->limit > 0 ? rs_query_last(c, key, lo, hi, q, fn, arg, err, errlen)
+           : rs_query_forward(c, key, lo, hi, q, fn, arg, err, errlen) < 0 ? -1 : 0;
     redisFree(c);
     rs_drain_sigpipe();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+/* redis_query - the backend's query: redis_query_hinted without hints. */
+static int redis_query(kyso_store *st, kyso_stream stream, const kyso_query *q,
+                       store_record_fn fn, void *arg, char *err, size_t errlen)
+{
+    return redis_query_hinted(st, stream, q, NULL, fn, arg, err, errlen);
 }
 
 /* rs_last_id - the ID of the newest entry of KEY ("0-0" when empty) into
@@ -1782,6 +2477,112 @@ static int redis_follow(kyso_store *st, kyso_stream stream, store_record_fn fn, 
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
     int rc = rs_follow_loop((redis_store *)st, rs_stream_key[stream], fn, arg, stop, err, errlen);
+    rs_drain_sigpipe();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* ---- building the indexes of older records (store_reindex) --------------- */
+
+/* rs_reindex_page - the script, in its index-only mode, for each entry of
+ * the XRANGE answer R, pipelined; *DONE counts them.  0, or -1 with err. */
+static int rs_reindex_page(redisContext *c, const char *sha, const redisReply *r, int days,
+                           long long *done, char *err, size_t errlen)
+{
+    size_t sent = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->elements && rc == 0; i++) {
+        const char *id, *rec;
+        size_t len;
+        rs_ix ix;
+        if (rs_entry_record(r->element[i], &id, &rec, &len) < 0)
+            continue;
+        if (rs_ix_build(rec, len, &ix) < 0
+            || rs_append_script(c, sha, STREAM_DECISIONS, RS_IX_SINCE, "", "", id,
+                                strlen(id), &ix, days) != REDIS_OK) {
+            rs_set_err(err, errlen, "out of memory");
+            rc = -1;
+        }
+        rs_ix_free(&ix);
+        sent += rc == 0;
+    }
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *a = NULL;
+        if (redisGetReply(c, (void **)&a) != REDIS_OK || a == NULL) {
+            rs_set_err(err, errlen, "Redis EVALSHA: %s", c->errstr);
+            return -1;
+        }
+        if (rc == 0 && (a->type != REDIS_REPLY_INTEGER || a->integer < 0)) {
+            rs_set_err(err, errlen, "Redis refused an index write%s%s (the ACL of "
+                       "doc/redis.md allows them)", a->type == REDIS_REPLY_ERROR ? ": " : "",
+                       a->type == REDIS_REPLY_ERROR ? a->str : "");
+            rc = -1;
+        }
+        freeReplyObject(a);
+    }
+    *done += rc == 0 ? (long long)sent : 0;
+    return rc;
+}
+
+/* rs_reindex_run - index every decision up to the marker (or the newest
+ * when there is none) on C, then move the marker to 0: everything is
+ * indexed.  0, or -1 with err. */
+static int rs_reindex_run(redis_store *s, redisContext *c, long long *done, char *err,
+                          size_t errlen)
+{
+    const char *load[] = { "SCRIPT", "LOAD", rs_script };
+    const char *key = rs_stream_key[STREAM_DECISIONS];
+    char sha[48], lo[48] = "-", hi[48];
+    long long mark;
+    redisReply *r = rs_call(c, 3, load, NULL, err, errlen);
+    if (r == NULL)
+        return -1;
+    snprintf(sha, sizeof sha, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    int had = rs_ix_marker(c, &mark, err, errlen);
+    if (had < 0 || (had == 0 && rs_last_id(c, key, hi, sizeof hi, err, errlen) < 0))
+        return -1;
+    if (had)
+        snprintf(hi, sizeof hi, "%lld-%llu", mark, ULLONG_MAX);
+    for (int last = 0; !last;) {
+        if ((r = rs_range(c, key, lo, hi, 0, err, errlen)) == NULL)
+            return -1;
+        int rc = rs_reindex_page(c, sha, r, s->cf.retention_days, done, err, errlen);
+        last = rc < 0 || r->elements < RS_PAGE
+            || r->element[r->elements - 1]->type != REDIS_REPLY_ARRAY
+            || rs_id_step(r->element[r->elements - 1]->element[0]->str, 1, lo, sizeof lo) < 0;
+        freeReplyObject(r);
+        if (rc < 0)
+            return -1;
+    }
+    const char *set[] = { "SET", RS_IX_SINCE, "0", "NX" };
+    long long now_mark = mark;
+    if (had && rs_ix_marker(c, &now_mark, err, errlen) < 0)
+        return -1;
+    if (now_mark != mark)               /* a writer moved it meanwhile: leave it */
+        return 0;
+    r = rs_call(c, had ? 3 : 4, set, NULL, err, errlen);
+    if (r)
+        freeReplyObject(r);
+    return r ? 0 : -1;
+}
+
+/* redis_reindex - the backend's reindex (see store.h), on a connection of
+ * its own. */
+static int redis_reindex(kyso_store *st, long long *done, char *err, size_t errlen)
+{
+    redis_store *s = (redis_store *)st;
+    sigset_t pipe_set, old;
+    if (s->cf.readonly) {
+        rs_set_err(err, errlen, "the store was opened read-only (ro)");
+        return -1;
+    }
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    redisContext *c = rs_reader(s, rs_read_timeout(s), err, errlen);
+    int rc = c ? rs_reindex_run(s, c, done, err, errlen) : -1;
+    redisFree(c);
     rs_drain_sigpipe();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
@@ -1909,13 +2710,6 @@ static void rs_send_ops(redis_store *s)
 }
 
 /* ---- mail threads' connections ------------------------------------------ */
-
-/* One command of a mail-thread call. */
-typedef struct rs_cmd {
-    int argc;
-    const char *argv[6];
-    size_t len[6];
-} rs_cmd;
 
 /* rs_pool_take - a connection for a mail thread: an idle one (*reused
  * set), or a new one.  NULL at once while Redis is down and its second of
@@ -2338,6 +3132,8 @@ const kyso_store_ops store_redis_ops = {
     .counter_read = redis_counter_read,
     .rate_allow = redis_rate_allow,
     .set_status = redis_set_status,
+    .query_hinted = redis_query_hinted,
+    .reindex = redis_reindex,
 };
 
 const kyso_store_ops store_sentinel_ops = {
@@ -2354,4 +3150,6 @@ const kyso_store_ops store_sentinel_ops = {
     .counter_read = redis_counter_read,
     .rate_allow = redis_rate_allow,
     .set_status = redis_set_status,
+    .query_hinted = redis_query_hinted,
+    .reindex = redis_reindex,
 };

@@ -130,6 +130,18 @@ int store_query(kyso_store *s, kyso_stream stream, const kyso_query *q,
     return s->ops->query(s, stream, q, fn, arg, err, errlen);
 }
 
+/* store_query_hinted - see store.h: the backend's query_hinted when it has
+ * one and there are hints, else store_query. */
+int store_query_hinted(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                       const kyso_hints *h, store_record_fn fn, void *arg, char *err,
+                       size_t errlen)
+{
+    if (h == NULL || s == NULL || q == NULL || fn == NULL || s->ops->query_hinted == NULL
+        || (stream != STREAM_DECISIONS && stream != STREAM_AUDIT))
+        return store_query(s, stream, q, fn, arg, err, errlen);
+    return s->ops->query_hinted(s, stream, q, h, fn, arg, err, errlen);
+}
+
 /* store_follow - see store.h.  A NULL STOP is refused: it could not end. */
 int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
                  volatile int *stop, char *err, size_t errlen)
@@ -215,6 +227,18 @@ void store_set_status(kyso_store *s, store_status_fn fn, void *arg)
 {
     if (s != NULL && s->ops->set_status != NULL)
         s->ops->set_status(s, fn, arg);
+}
+
+/* store_reindex - see store.h. */
+int store_reindex(kyso_store *s, long long *done, char *err, size_t errlen)
+{
+    if (done)
+        *done = 0;
+    if (s == NULL || s->ops->reindex == NULL) {
+        snprintf(err, errlen, "not supported by this store");
+        return -1;
+    }
+    return s->ops->reindex(s, done, err, errlen);
 }
 
 /* store_close - see store.h. */

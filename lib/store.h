@@ -33,6 +33,21 @@ typedef struct kyso_query {
     size_t limit;               /* the LAST limit matching records; 0: all */
 } kyso_query;
 
+/* kyso log's filters in structured form (decisions only; NULL: not asked),
+ * for store_query_hinted: a backend with indexes (Redis) may hand over
+ * only the records matching one or more of them, and "the last LIMIT" then
+ * counts among those; a backend without (file) ignores them.  Either way
+ * the caller checks every filter again on the parsed records. */
+typedef struct kyso_hints {
+    const char *sender;         /* "env_from" equal, ignoring ASCII case */
+    const char *rcpt;           /* one of "rcpts" equal, ignoring ASCII case */
+    const char *domain;         /* the domain (after the last '@') of env_from or
+                                 * of a recipient is DOMAIN or ends in ".DOMAIN",
+                                 * ignoring ASCII case */
+    const char *action;         /* "action" or "would" equal */
+    const char *reason;         /* "reason" equal */
+} kyso_hints;
+
 /* The shared caches (Redis: keys kyso:vc:KEY and kyso:rev:KEY). */
 typedef enum kyso_cache_ns {
     CACHE_VERIFY = 0,           /* verification results (lib/vcache.c) */
@@ -86,6 +101,12 @@ typedef struct kyso_store_ops {
     int (*rate_allow)(kyso_store *s, const char *key, unsigned max, unsigned window,
                       time_t now);
     void (*set_status)(kyso_store *s, store_status_fn fn, void *arg);
+    /* query_hinted - query with hints (see kyso_hints); NULL: query is used. */
+    int (*query_hinted)(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                        const kyso_hints *h, store_record_fn fn, void *arg, char *err,
+                        size_t errlen);
+    /* reindex - see store_reindex; NULL in a backend without indexes. */
+    int (*reindex)(kyso_store *s, long long *done, char *err, size_t errlen);
 } kyso_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -111,6 +132,12 @@ int store_query(kyso_store *s, kyso_stream stream, const kyso_query *q,
                 store_record_fn fn, void *arg, char *err, size_t errlen);
 int store_follow(kyso_store *s, kyso_stream stream, store_record_fn fn, void *arg,
                  volatile int *stop, char *err, size_t errlen);
+
+/* store_query_hinted - store_query with kyso log's filters as hints H
+ * (NULL: none): the same contract, where "matching" may include the hints. */
+int store_query_hinted(kyso_store *s, kyso_stream stream, const kyso_query *q,
+                       const kyso_hints *h, store_record_fn fn, void *arg, char *err,
+                       size_t errlen);
 
 /* ---- shared state (Redis); every call below is a no-op or a miss on a
  * store without it (file:).  None of them ever waits longer than the
@@ -159,6 +186,14 @@ int store_rate_allow(kyso_store *s, const char *key, unsigned max, unsigned wind
 /* store_set_status - FN (NULL: nobody) is told when the server goes away
  * and comes back; no-op on a store without a server. */
 void store_set_status(kyso_store *s, store_status_fn fn, void *arg);
+
+/* store_reindex - build the decision indexes (Redis: kyso:ix:*) for the
+ * records stored before any gateway wrote them (an older kyso-milter, or
+ * records loaded by hand), so that filtered queries need not scan that
+ * part; *DONE (may be NULL) receives how many records were indexed.  Run
+ * it once every gateway writes the indexes (doc/redis.md).  0, or -1 with
+ * err ("not supported by this store" on a store without indexes). */
+int store_reindex(kyso_store *s, long long *done, char *err, size_t errlen);
 
 /* store_close - release the store; NULL is fine. */
 void store_close(kyso_store *s);

@@ -951,7 +951,10 @@ static int log_pass(kyso_store *s, const kyso_query *base, size_t k, log_run *r)
     kyso_query q = *base;
     q.limit = k;
     run_reset(r);
-    if (store_query(s, STREAM_DECISIONS, &q, log_on_record, r, err, sizeof err) < 0) {
+    kyso_hints h = { .sender = r->o->sender, .rcpt = r->o->rcpt, .domain = r->o->domain,
+                     .action = r->o->action, .reason = r->o->reason };
+    if (store_query_hinted(s, STREAM_DECISIONS, &q, &h, log_on_record, r, err,
+                           sizeof err) < 0) {
         fprintf(stderr, "kyso log: %s\n", err);
         return -1;
     }
@@ -980,7 +983,8 @@ static int log_collect(kyso_store *s, const log_opts *o, const kyso_query *base,
 
 /* log_search - log_collect within the day of the reference id when one
  * is asked for (most of a big store is then never read), and again
- * without that bound when it found nothing. */
+ * without that bound when it found nothing.  The filters go to the store
+ * as hints too (store.h): Redis then reads only what its indexes name. */
 static int log_search(kyso_store *s, const log_opts *o, log_run *r)
 {
     char needle[600];

@@ -6,7 +6,10 @@
 # the records' own times, as the milter's appends would have them), then
 # run.sh times the same queries with STORE=redis://...&ro.  "cold" there
 # means the kernel's page cache dropped: Redis holds everything in memory,
-# so it measures the kyso binary's start only.
+# so it measures the kyso binary's start only.  After loading, the decision
+# indexes (doc/redis.md) are built with store_reindex (tests/redis/
+# test-logix reindex; LOGIX=path, default the build's), as if a gateway
+# had written them with each record; INDEX=0 skips that (the scan only).
 #
 # Environment: as run.sh (N, RUNS, COLD_RUNS, KYSO).  Results on stdout and
 # in bench/out/store-results-redis.md.  Needs redis-server, redis-cli,
@@ -17,6 +20,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${1:-$TOP/bench/out/store}
 N=${N:-1000000}
+LOGIX=${LOGIX:-$(dirname "${KYSO:-$TOP/build/milter/kyso}")/../tests/redis/test-logix}
 TMP=$(mktemp -d /tmp/kyso-bench-redis.XXXXXX)
 rpid=
 cleanup() {
@@ -61,6 +65,13 @@ t1=$(date +%s.%N)
 echo "run-redis.sh: loaded $(redis-cli -p "$port" XLEN kyso:decisions) records in" \
     "$(echo "$t1 - $t0" | bc -l | cut -c1-5) s; used_memory" \
     "$(redis-cli -p "$port" INFO memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p')" >&2
+
+if [ "${INDEX:-1}" != 0 ]; then
+    "$LOGIX" reindex "redis://127.0.0.1:$port/0?spool=$TMP&retention=0" >&2 || exit 1
+    echo "run-redis.sh: indexed; used_memory" \
+        "$(redis-cli -p "$port" INFO memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p'), " \
+        "$(redis-cli -p "$port" DBSIZE) keys" >&2
+fi
 
 STORE="redis://127.0.0.1:$port/0" OUT="$TOP/bench/out/store-results-redis.md" \
     bash "$TOP/bench/store/run.sh" "$DIR"

@@ -18,6 +18,17 @@
 #      told once when it is back
 #  10  per-organisation counters of tests/report's 4,000 records: kyso
 #      report --from-counters prints the numbers mkrecords.py worked out
+#  11  the decision indexes: kyso log over tests/log's records gives the
+#      same rows from a file store and from Redis, half of them stored
+#      before the indexes (scanned), half through the writer (indexed),
+#      then all indexed by store_reindex; the index is what is read; index
+#      keys expire with LogRetention; an ACL without the index commands
+#      loses no record and no row
+#  12  the revocation cache shared through Redis: process A checks a
+#      certificate against a local `openssl ocsp` responder (its CA by the
+#      root's CRL, given as embedded data); with the
+#      responder stopped, process B (empty cache) checks it from A's answer
+#      in Redis; with that key deleted, B gets revocation_unknown
 #
 # Every process it starts is killed on exit, failure or interrupt, and its
 # temporary folder removed.  Never touches a Redis it did not start.
@@ -242,7 +253,8 @@ mkdir -p "$TMP/acl"
 # the ACL line of doc/redis.md
 acl="user kyso on >s3cret-Pw ~kyso:* resetchannels -@all +ping +role +select +get +set"
 acl="$acl +xadd +xtrim +xrange +xrevrange +xread +xlen +evalsha +script|load +wait"
-acl="$acl +incr +expire +hincrby +hgetall +sadd +smembers"
+acl="$acl +incr +expire +hincrby +hgetall +sadd +smembers +zadd +zremrangebyscore"
+acl="$acl +zrangebyscore +zrevrangebyscore +zcount"
 printf 'user default off\n%s\n' "$acl" > "$TMP/acl/users.acl"
 redis_start acl "$P_ACL" --aclfile "$TMP/acl/users.acl"
 ok $? "redis-server with an ACL file started"
@@ -318,6 +330,135 @@ print(" ".join(next(c for c in e["cases"] if c["name"]==sys.argv[2])["args"]))' 
     done
 else
     ok 1 "tests/report/mkrecords.py makes the records"
+fi
+
+# ---- 11. the decision indexes ---------------------------------------------------------
+
+LX=$top_builddir/tests/redis/test-logix
+LD=$TMP/logix
+mkdir -p "$LD/spool"
+export TZ=Asia/Ho_Chi_Minh
+python3 "$here/../log/mkrecords.py" "$LD/rec" > /dev/null 2>&1
+"$KYSO" log --store "file:$LD/rec/store" --json --limit 0 > "$LD/all.jsonl" 2> /dev/null
+UX="redis://127.0.0.1:$P_PLAIN/5?spool=$LD/spool&retention=0"
+UXR="redis://127.0.0.1:$P_PLAIN/5?ro"
+# the first 250 as an older kyso-milter left them: in the stream, no index
+head -n 250 "$LD/all.jsonl" | python3 -c '
+import sys
+for i, l in enumerate(sys.stdin.buffer, 1):
+    a = [b"XADD", b"kyso:decisions", b"1000-%d" % i, b"n", b"mx1", b"r", l.rstrip(b"\n")]
+    sys.stdout.buffer.write(b"*7\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
+' | redis-cli -p "$P_PLAIN" -n 5 --pipe > /dev/null
+"$LX" append "$UX" "$LD/all.jsonl" 250 > "$LD/ap.out" 2>&1
+ok $? "the other 250 records appended through the writer, which indexes them"
+lx() {
+    python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print($1)" "$LD/rec/expect.json"
+}
+# calls NAME - how many times Redis ran command NAME since CONFIG RESETSTAT
+calls() {
+    redis-cli -p "$P_PLAIN" INFO commandstats | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p"
+}
+# same_rows - every filter, three limits: the same --json rows from both stores
+same_rows() {
+    local args lim bad=0 cnt=0
+    while IFS= read -r args; do
+        for lim in "" "--limit 0" "--limit 7" "--limit 300"; do
+            # shellcheck disable=SC2086
+            "$KYSO" log --store "file:$LD/rec/store" --json $lim $args > "$LD/f" 2> /dev/null
+            # shellcheck disable=SC2086
+            "$KYSO" log --store "$2" --json $lim $args > "$LD/r" 2> /dev/null
+            cnt=$((cnt + 1))
+            cmp -s "$LD/f" "$LD/r" || { bad=$((bad + 1)); echo "# differs: $lim $args"; }
+        done
+    done <<EOQ
+
+--sender $(lx 'e["sender"]["arg"].upper()')
+--sender <>
+--rcpt $(lx 'e["rcpt"]["arg"]')
+--domain $(lx 'e["domain"]["arg"]')
+--domain KHANHHOA.gov.vn --action reject
+--domain gov.vn
+--action reject
+--action tempfail
+--action accept
+--reason cert_expired
+--reason ok
+--reason cert_expired --action reject --domain dongthap.gov.vn
+--since 2d --reason cert_expired
+--sender nobody@nowhere.example
+EOQ
+    [ "$bad" = 0 ]
+    ok $? "$1: the same rows from the file store and from Redis ($cnt queries)"
+}
+same_rows "indexes from the marker on, a scan before it" "$UXR"
+redis-cli -p "$P_PLAIN" -n 5 CONFIG RESETSTAT > /dev/null
+"$KYSO" log --store "$UXR" --limit 0 --reason cert_expired > /dev/null 2>&1
+zr=$(calls zrangebyscore)
+ok $([ "${zr:-0}" -gt 0 ] && echo 0 || echo 1) \
+    "a filtered query reads the index (${zr:-0} ZRANGEBYSCORE)"
+"$LX" reindex "$UX" > "$LD/ri.out" 2>&1
+ok $? "store_reindex indexes the older records ($(append_out "$LD/ri.out" reindexed))"
+is 0 "$(redis-cli -p "$P_PLAIN" -n 5 GET kyso:ix:since)" "the marker now says: all indexed"
+same_rows "all indexed" "$UXR"
+redis-cli -p "$P_PLAIN" CONFIG RESETSTAT > /dev/null
+"$KYSO" log --store "$UXR" --sender "$(lx 'e["sender"]["arg"]')" > /dev/null 2>&1
+xr=$(calls xrevrange)
+is 0 "${xr:-0}" "a rare sender: no XREVRANGE scan of the stream"
+"$LX" append "redis://127.0.0.1:$P_PLAIN/5?spool=$LD/spool" "$LD/all.jsonl" 499 > /dev/null 2>&1
+ttl=$(redis-cli -p "$P_PLAIN" -n 5 TTL "kyso:ix:sender:$(tail -n 1 "$LD/all.jsonl" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["env_from"].lower())')")
+ok $([ "${ttl:--1}" -gt $((189 * 86400)) ] && [ "$ttl" -le $((191 * 86400)) ] && echo 0 || echo 1) \
+    "index keys expire with LogRetention (TTL ${ttl:-?} s)"
+# an ACL from before the indexes: records stored, marker moved past them, no row lost
+mkdir -p "$TMP/acl2"
+printf 'user default on nopass ~* +@all\n%s\n' "$(echo "$acl" | sed 's/ +zadd.*//')" \
+    > "$TMP/acl2/users.acl"
+redis_start acl2 $((BASE + 7)) --aclfile "$TMP/acl2/users.acl"
+UO="redis://kyso:s3cret-Pw@127.0.0.1:$((BASE + 7))/0?spool=$LD/spool&retention=0"
+"$LX" append "$UO" "$LD/all.jsonl" > "$LD/old.out" 2>&1
+ok $? "an ACL without the index commands: appends succeed"
+is "$(grep -c . "$LD/all.jsonl")" "$(xlen $((BASE + 7)) kyso:decisions)" \
+    "... every record is stored"
+same_rows "an ACL without the index commands" "${UO%%\?*}?ro"
+unset TZ
+
+# ---- 12. the revocation cache shared by two processes ---------------------------------
+
+RS=$top_builddir/tests/redis/test-revshare
+RV=$TMP/rev
+P_OCSP=$((BASE + 8)) P_HTTP=$((BASE + 9))
+if command -v openssl > /dev/null && sh "$here/../revocation/mkrevpki.sh" "$RV" "$P_HTTP" \
+    > /dev/null 2>&1; then
+    (cd "$RV" && exec openssl ocsp -index sub-ca/index.txt -port "$P_OCSP" -rsigner sub.pem \
+        -rkey sub.key -CA sub.pem -nmin 60 -ignore_err > "$RV/ocsp.log" 2>&1) &
+    ocsp_pid=$!
+    (cd "$RV" && openssl ocsp -issuer sub.pem -cert good.pem -no_nonce -reqout probe.der) \
+        > /dev/null 2>&1
+    for _ in $(seq 1 100); do
+        curl -s -m 2 -o /dev/null --data-binary @"$RV/probe.der" \
+            -H "Content-Type: application/ocsp-request" "http://127.0.0.1:$P_OCSP/" && break
+        sleep 0.05
+    done
+    echo "http://127.0.0.1:$P_HTTP/ocsp  http://127.0.0.1:$P_OCSP/" > "$RV/t-ocsp"
+    UV="redis://127.0.0.1:$P_PLAIN/6?spool=$TMP/spool"
+    rs() { (cd "$RV" && "$RS" "$UV" root.pem sub.pem good.pem t-ocsp root.crl 2>&1); }
+    got=$(rs)
+    case $got in "ok	"*) ok 0 "process A: good, from the OCSP responder" ;;
+    *) ok 1 "process A: good from the responder (got: $got)" ;; esac
+    nkeys=$(redis-cli -p "$P_PLAIN" -n 6 --scan --pattern 'kyso:rev:ocsp:*' | wc -l)
+    is 1 "$nkeys" "A's OCSP answer is in Redis (kyso:rev:ocsp:...)"
+    kill "$ocsp_pid" 2> /dev/null
+    wait "$ocsp_pid" 2> /dev/null
+    got=$(rs)
+    case $got in "ok	"*) ok 0 "process B, responder stopped: good, from A's answer in Redis" ;;
+    *) ok 1 "process B from Redis (got: $got)" ;; esac
+    redis-cli -p "$P_PLAIN" -n 6 --scan --pattern 'kyso:rev:*' |
+        xargs -r redis-cli -p "$P_PLAIN" -n 6 DEL > /dev/null
+    got=$(rs)
+    case $got in "revocation_unknown	"*) ok 0 "key deleted: process B gets revocation_unknown" ;;
+    *) ok 1 "key deleted: revocation_unknown (got: $got)" ;; esac
+else
+    ok 1 "tests/revocation/mkrevpki.sh makes the PKI"
 fi
 
 # ---- 7. Sentinel --------------------------------------------------------------------
