@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <png.h>
 #include <zlib.h>
@@ -81,6 +82,7 @@ typedef struct ttf_table {
 typedef struct ttf_font {
     const unsigned char *data;  /* the mapped file */
     size_t len;
+    int shared;                 /* DATA belongs to the font file cache: not unmapped */
     ttf_table head, hhea, hmtx, loca, glyf, maxp, cmap, cvt, fpgm, prep, post, name, os2;
     unsigned upem, num_glyphs, num_hmetrics;
     int loca_long;
@@ -398,12 +400,71 @@ static void ttf_ps_name(const ttf_font *f, char out[64])
     out[k] = '\0';
 }
 
-/* ttf_open - map the font at PATH and read what the subsetter needs.
- * 0, or -1 with the reason in ERR (nothing to release then). */
+/*
+ * The font file is the same for every signature: the first mapping of each
+ * file (path, inode, size, modification time) is kept for the life of the
+ * process and lent to later calls.  At most TTF_CACHE files; beyond that,
+ * each call maps its own.  A file changed on disk is mapped afresh.
+ */
+#define TTF_CACHE 4
+static pthread_mutex_t ttf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { char *path; dev_t dev; ino_t ino; off_t size; struct timespec mtime;
+                const unsigned char *data; size_t len; } ttf_files[TTF_CACHE];
+
+/* ttf_map_cached - the bytes of font file PATH into F: lent from the cache
+ * (f->shared) or mapped for this call.  0, or buf_map_file's -1 / -2. */
+static int ttf_map_cached(ttf_font *f, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return buf_map_file(path, AP_FONT_MAX_BYTES, &f->data, &f->len);
+    pthread_mutex_lock(&ttf_lock);
+    int i = 0, free_slot = -1;
+    for (; i < TTF_CACHE; i++) {
+        if (ttf_files[i].path == NULL) {
+            if (free_slot < 0)
+                free_slot = i;
+        } else if (strcmp(ttf_files[i].path, path) == 0 && ttf_files[i].dev == st.st_dev &&
+                   ttf_files[i].ino == st.st_ino && ttf_files[i].size == st.st_size &&
+                   ttf_files[i].mtime.tv_sec == st.st_mtim.tv_sec &&
+                   ttf_files[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            break;
+        }
+    }
+    int rc = 0;
+    if (i < TTF_CACHE) {
+        f->data = ttf_files[i].data;
+        f->len = ttf_files[i].len;
+        f->shared = 1;
+    } else if ((rc = buf_map_file(path, AP_FONT_MAX_BYTES, &f->data, &f->len)) == 0 &&
+               free_slot >= 0 && (ttf_files[free_slot].path = strdup(path)) != NULL) {
+        ttf_files[free_slot].dev = st.st_dev;
+        ttf_files[free_slot].ino = st.st_ino;
+        ttf_files[free_slot].size = st.st_size;
+        ttf_files[free_slot].mtime = st.st_mtim;
+        ttf_files[free_slot].data = f->data;
+        ttf_files[free_slot].len = f->len;
+        f->shared = 1;
+    }
+    pthread_mutex_unlock(&ttf_lock);
+    return rc;
+}
+
+/* ttf_close - release F's bytes (unless the cache lends them). */
+static void ttf_close(ttf_font *f)
+{
+    if (f->data != NULL && !f->shared)
+        buf_unmap_file(f->data, f->len);
+    f->data = NULL;
+}
+
+/* ttf_open - map and parse the TrueType font at PATH into F (close with
+ * ttf_close).  0, or -1 with the reason in ERR: unreadable, too big, not
+ * a TrueType font, no Unicode cmap. */
 static int ttf_open(ttf_font *f, const char *path, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    int rc = buf_map_file(path, AP_FONT_MAX_BYTES, &f->data, &f->len);
+    int rc = ttf_map_cached(f, path);
     if (rc == -2) {
         ap_err(err, errlen, "font %s is larger than %u MB", path, AP_FONT_MAX_BYTES >> 20);
         return -1;
@@ -416,18 +477,10 @@ static int ttf_open(ttf_font *f, const char *path, char *err, size_t errlen)
     if (ttf_read_tables(f, why, sizeof why) < 0 || ttf_read_metrics(f, why, sizeof why) < 0 ||
         ttf_pick_cmap(f, why, sizeof why) < 0) {
         ap_err(err, errlen, "%s: %s", path, why);
-        buf_unmap_file(f->data, f->len);
-        f->data = NULL;
+        ttf_close(f);
         return -1;
     }
     return 0;
-}
-
-static void ttf_close(ttf_font *f)
-{
-    if (f->data != NULL)
-        buf_unmap_file(f->data, f->len);
-    f->data = NULL;
 }
 
 /* ---- TrueType: writing the subset ------------------------------------- */
@@ -442,9 +495,12 @@ typedef struct ttf_out_table {
 static uint32_t ttf_checksum(const unsigned char *p, size_t len)
 {
     uint32_t sum = 0;
-    for (size_t i = 0; i < len; i += 4) {
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        sum += (uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 | (uint32_t)p[i + 2] << 8 | p[i + 3];
+    if (i < len) {
         unsigned char w[4] = { 0, 0, 0, 0 };
-        memcpy(w, p + i, len - i < 4 ? len - i : 4);
+        memcpy(w, p + i, len - i);
         sum += rd32(w);
     }
     return sum;

@@ -6,6 +6,7 @@
  * some document was refused, 2 on a usage, configuration or token error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -32,15 +33,57 @@ static void sign_usage(void)
           "       kyso sign [-c CONFIG] --key NAME -o DIR IN.pdf...\n", stderr);
 }
 
-/* write_file - N bytes of P to PATH (0644), whole or not at all. */
-static int write_file(const char *path, const unsigned char *p, size_t n)
+/* copy_prefix - the first N bytes of file IN (all of it; MAPPED is its
+ * mapping) into the open file OUT, by the kernel (copy_file_range: no copy
+ * through this process, and a reflink on file systems that share blocks),
+ * else by write() from MAPPED.  0, or -1 with errno (EAGAIN when the file
+ * changed while it was copied). */
+static int copy_prefix(const char *in, int out, const unsigned char *mapped, size_t n)
+{
+    int fd = open(in, O_RDONLY | O_CLOEXEC);
+    loff_t off_in = 0;
+    size_t done = 0;
+    struct stat before, after;
+    /* the kernel copies the file as it is now: it must still be what was
+     * signed (same size and modification time before and after) */
+    if (fd < 0 || fstat(fd, &before) != 0 || (size_t)before.st_size != n) {
+        if (fd >= 0)
+            close(fd);
+        return buf_write_all(out, mapped, n);
+    }
+    while (fd >= 0 && done < n) {
+        ssize_t k = copy_file_range(fd, &off_in, out, NULL, n - done, 0);
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    int same = fstat(fd, &after) == 0 && after.st_size == before.st_size &&
+               after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+               after.st_mtim.tv_nsec == before.st_mtim.tv_nsec;
+    close(fd);
+    if (!same) {
+        errno = EAGAIN;
+        return -1;              /* changed under us: the caller writes nothing */
+    }
+    /* not supported across these files, or cut short: write the rest */
+    return done == n ? 0 : buf_write_all(out, mapped + done, n - done);
+}
+
+/*
+ * write_signed - the signed file to PATH (0644), whole or not at all: P
+ * (N bytes) starts with the LEN bytes of the input file IN (MAPPED), which
+ * the kernel copies; only the update is written from here.
+ */
+static int write_signed(const char *path, const char *in, const unsigned char *mapped,
+                        size_t len, const unsigned char *p, size_t n)
 {
     char tmp[4400];
     if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return -1;
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(p, 1, n, f) == n;
-    ok = (f && fclose(f) == 0) && ok;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0 && len <= n && copy_prefix(in, fd, mapped, len) == 0 &&
+             buf_write_all(fd, p + len, n - len) == 0;
+    ok = (fd >= 0 && close(fd) == 0) && ok;
     if (ok && rename(tmp, path) == 0)
         return 0;
     unlink(tmp);
@@ -79,7 +122,7 @@ static int sign_file(const signset *ss, const kt_key *k, kyso_store *st, const k
     int rc = signset_sign_pdf(ss, k, o->attachment ? AP_ATTACHMENT : AP_SEAL, o->doc_number,
                               time(NULL), p, n, &res, &m, &dg, err, sizeof err);
     int status = 0;
-    if (rc == TOKEN_OK && write_file(out, res, m) != 0) {
+    if (rc == TOKEN_OK && write_signed(out, in, p, n, res, m) != 0) {
         fprintf(stderr, "kyso sign: %s: cannot write: %s\n", out, strerror(errno));
         status = 2;
     } else if (rc != TOKEN_OK) {
