@@ -218,31 +218,38 @@ int mime_b64_decode(const unsigned char *in, size_t n, unsigned char *out, size_
     return 0;
 }
 
-/* walk_decode_fast - the usual case, a base64 part of a message held in
- * memory: decode straight from the parser's buffer, without a copy and
- * faster than GMime's byte-at-a-time filter.  0 with *mem and *ba set;
- * -1 when the part is not like that (the caller then lets GMime decode,
- * which also skips the stray bytes this decoder refuses). */
-static int walk_decode_fast(walk_state *st, GMimeDataWrapper *w, GMimeStream **mem,
-                            GByteArray **ba)
+struct _GByteArray *mime_decode_base64_part(struct _GMimeDataWrapper *w, size_t max)
 {
     GMimeStream *src = g_mime_data_wrapper_get_stream(w);
     if (g_mime_data_wrapper_get_encoding(w) != GMIME_CONTENT_ENCODING_BASE64 ||
         !GMIME_IS_STREAM_MEM(src))
-        return -1;
+        return NULL;
     GByteArray *raw = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(src));
     gint64 from = src->bound_start, to = src->bound_end < 0 ? (gint64)raw->len : src->bound_end;
     if (raw == NULL || from < 0 || to < from || to > (gint64)raw->len ||
-        (size_t)(to - from) / 4 * 3 > st->v->lim.max_doc_size + 3)
-        return -1;
+        (size_t)(to - from) / 4 * 3 > max + 3)
+        return NULL;
     size_t n = (size_t)(to - from), outlen = 0;
     GByteArray *dec = g_byte_array_sized_new((guint)(n / 4 * 3 + 3));
     g_byte_array_set_size(dec, (guint)(n / 4 * 3 + 3));
     if (mime_b64_decode(raw->data + from, n, dec->data, &outlen) < 0) {
         g_byte_array_free(dec, TRUE);
-        return -1;
+        return NULL;
     }
     g_byte_array_set_size(dec, (guint)outlen);
+    return dec;
+}
+
+/* walk_decode_fast - the usual case, a base64 part of a message held in
+ * memory (mime_decode_base64_part).  0 with *mem and *ba set; -1 when the
+ * part is not like that (the caller then lets GMime decode, which also
+ * skips the stray bytes this decoder refuses). */
+static int walk_decode_fast(walk_state *st, GMimeDataWrapper *w, GMimeStream **mem,
+                            GByteArray **ba)
+{
+    GByteArray *dec = mime_decode_base64_part(w, st->v->lim.max_doc_size);
+    if (dec == NULL)
+        return -1;
     *mem = g_mime_stream_mem_new_with_byte_array(dec);
     *ba = dec;
     return 0;
@@ -435,9 +442,7 @@ static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity,
 {
     /* no copy of the message: GMime only ever reads this buffer, and the
      * stream, not owning it, never frees it */
-    *wrap = g_byte_array_new_take((guint8 *)(uintptr_t)buf, len);
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(*wrap);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    GMimeStream *stream = mime_stream_borrow(buf, len, wrap);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeObject *obj = entity ? g_mime_parser_construct_part(parser, NULL)
                               : (GMimeObject *)g_mime_parser_construct_message(parser, NULL);
@@ -456,6 +461,21 @@ static GMimeObject *mime_parse(const unsigned char *buf, size_t len, int entity,
 static void mime_unwrap(GByteArray *wrap)
 {
     (void)g_byte_array_free(wrap, FALSE);
+}
+
+struct _GMimeStream *mime_stream_borrow(const unsigned char *buf, size_t len,
+                                        struct _GByteArray **wrap)
+{
+    *wrap = g_byte_array_new_take((guint8 *)(uintptr_t)buf, len);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(*wrap);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    return stream;
+}
+
+void mime_stream_unborrow(struct _GByteArray *wrap)
+{
+    if (wrap)
+        mime_unwrap(wrap);
 }
 
 int mime_walk(const kyso_verifier *v, const unsigned char *buf, size_t len,

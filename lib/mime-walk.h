@@ -65,6 +65,26 @@ int mime_find_first_part(const unsigned char *buf, size_t len,
  * short): callers then use a lenient decoder. */
 int mime_b64_decode(const unsigned char *in, size_t n, unsigned char *out, size_t *outlen);
 
+/* GMime and GLib types, for the callers that use GMime themselves. */
+struct _GByteArray;
+struct _GMimeDataWrapper;
+struct _GMimeStream;
+
+/* mime_decode_base64_part - the content of W decoded with mime_b64_decode
+ * straight from the parser's buffer, when W is base64 held in memory and
+ * decodes to at most MAX bytes: a new GByteArray (free with
+ * g_byte_array_free(ba, TRUE)); NULL when W is not like that or not in
+ * the plain form (decode it with GMime then). */
+struct _GByteArray *mime_decode_base64_part(struct _GMimeDataWrapper *w, size_t max);
+
+/* mime_stream_borrow - a GMime memory stream over LEN bytes of BUF
+ * without a copy (GMime only reads them; BUF must outlive every object
+ * parsed from the stream).  Unref the stream as usual, then, once those
+ * objects are gone too, call mime_stream_unborrow(*WRAP). */
+struct _GMimeStream *mime_stream_borrow(const unsigned char *buf, size_t len,
+                                        struct _GByteArray **wrap);
+void mime_stream_unborrow(struct _GByteArray *wrap);
+
 /* mime_init_once - initialise GMime once per process (thread-safe). */
 void mime_init_once(void);
 

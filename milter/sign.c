@@ -73,8 +73,10 @@ static void collect_pdfs(struct sign_walk *w, GMimeObject *o, int depth)
 static GByteArray *part_bytes(GMimePart *p)
 {
     GMimeDataWrapper *dw = g_mime_part_get_content(p);
+    GByteArray *ba = dw ? mime_decode_base64_part(dw, SIZE_MAX / 2) : NULL;
+    if (ba != NULL)
+        return ba;              /* the usual base64, decoded in place */
     GMimeStream *mem = g_mime_stream_mem_new();
-    GByteArray *ba = NULL;
     /* the stream must not free the bytes when it goes: they are ours */
     g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
     ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -446,12 +448,14 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
         return;
     }
     mime_init_once();
-    GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *)buf, len);
+    GByteArray *wrap;
+    GMimeStream *s = mime_stream_borrow(buf, len, &wrap);
     GMimeParser *parser = g_mime_parser_new_with_stream(s);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
     g_object_unref(parser);
     g_object_unref(s);
     if (msg == NULL) {
+        mime_stream_unborrow(wrap);
         out->state = MSIGN_REJECT;
         out->reason = REASON_MALFORMED;
         snprintf(out->why, sizeof out->why, "the message cannot be parsed as MIME");
@@ -481,6 +485,7 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
     free(w.edits);
     g_ptr_array_free(w.pdfs, TRUE);
     g_object_unref(msg);
+    mime_stream_unborrow(wrap);
     if (!failed && w.key->smime && out->state != MSIGN_TEMPFAIL)
         sign_smime(&w, buf, len, out);
 }
