@@ -123,17 +123,7 @@ now() { date +%s.%N; }
 # elapsed T0 - seconds since T0.
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f\n", b - a }'; }
 
-# busy_pct SECONDS - the share of the machine's CPU time that was busy
-# during the next SECONDS, in percent (/proc/stat, all CPUs).
-busy_pct() {
-    local a b
-    a=$(head -1 /proc/stat) && sleep "$1" && b=$(head -1 /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN {
-        n = split(a, x); split(b, y); tot = 0
-        for (i = 2; i <= n; i++) tot += y[i] - x[i]
-        idle = (y[5] - x[5]) + (y[6] - x[6])
-        printf "%d\n", (tot > 0) ? 100 * (tot - idle) / tot : 0 }'
-}
+. "$TOP/bench/quiet.sh"         # busy_pct
 
 # quiet_gate - wait until the machine is less than QUIET_MAX percent busy
 # over 0.5 s, at most QUIET_WAIT s; says so when it stays busy.
