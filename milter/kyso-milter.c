@@ -434,7 +434,10 @@ int main(int argc, char **argv)
         int rc = check_store_dir(c);
         if (rc == 0)
             printf("%s: configuration OK\n", conf_path);
-        gen_release(g);
+        /* freed here, not in a thread of its own: the token threads must
+         * log out before the process exits */
+        gen_install(g);
+        gen_install(NULL);
         return rc;
     }
     sigset_t set;
