@@ -28,16 +28,6 @@ cleanup() {
     return 0
 }
 
-# wait_for SECONDS CMD... - run CMD every 0.05 s until it succeeds; fail
-# when SECONDS pass first.
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
-
 # make_distinct_pdfs K - print K paths of distinct signed 1 MB PDFs, made
 # once in OUT/pdf-K (pdfgen.py big with sizes 1000001.., signed by pdfsig
 # with the fixtures' NSS db, as mkfixtures.sh signs big-1m-signed.pdf).
@@ -103,20 +93,6 @@ cell_mail() {
 make_dkim_key() {
     opendkim-genkey -b 2048 -D "$W/dkim" -d sotttt.demo.gov.vn -s bench ||
         die "opendkim-genkey failed"
-}
-
-# start_sinks - start the counting sink (smtp-sink -c, counters in
-# W/sink.out) and the keeping sink (-d, one file per message in W/dump).
-# Sets SINK_PID, DUMP_PID. Dies when either does not listen within 5 s.
-start_sinks() {
-    (cd "$W" && exec /usr/sbin/smtp-sink -c -u nobody "127.0.0.1:$SINK_PORT" 256) \
-        >"$W/sink.out" 2>"$W/sink.err" &
-    SINK_PID=$!
-    (cd "$W" && exec /usr/sbin/smtp-sink -u nobody -d "$W/dump/%H%M%S." \
-        "127.0.0.1:$DUMP_PORT" 16) >"$W/dump.err" 2>&1 &
-    DUMP_PID=$!
-    wait_for 5 pf__listening "$SINK_PORT" && wait_for 5 pf__listening "$DUMP_PORT" ||
-        die "smtp-sink did not start: $(cat "$W/sink.err" "$W/dump.err")"
 }
 
 # start_instance - pick the ports, start the sinks and a private Postfix
@@ -365,7 +341,7 @@ check_records() {
         die "kyso: the decision records of the cell do not all say accept/ok"
 }
 
-. "$TOP/bench/quiet.sh"         # busy_pct
+. "$TOP/bench/common.sh"        # busy_pct, wait_for, start_sinks
 
 # quiet_gate - wait until the machine is quiet between rounds (busy under
 # QUIET_MAX percent over 0.5 s: nobody else's build or fuzzer is running),

@@ -123,7 +123,7 @@ now() { date +%s.%N; }
 # elapsed T0 - seconds since T0.
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f\n", b - a }'; }
 
-. "$TOP/bench/quiet.sh"         # busy_pct
+. "$TOP/bench/common.sh"        # busy_pct, wait_for, start_sinks
 
 # quiet_gate - wait until the machine is less than QUIET_MAX percent busy
 # over 0.5 s, at most QUIET_WAIT s; says so when it stays busy.
@@ -348,28 +348,6 @@ bench_size() {
 }
 
 # ---------------------------------------------------------------- mail path
-
-# start_sinks - the counting sink (W/sink.out) and the keeping one (W/dump).
-start_sinks() {
-    mkdir -p "$W/dump" && chown nobody "$W/dump"
-    (cd "$W" && exec /usr/sbin/smtp-sink -c -u nobody "127.0.0.1:$SINK_PORT" 256) \
-        >"$W/sink.out" 2>"$W/sink.err" &
-    SINK_PID=$!
-    (cd "$W" && exec /usr/sbin/smtp-sink -u nobody -d "$W/dump/%H%M%S." \
-        "127.0.0.1:$DUMP_PORT" 16) >"$W/dump.err" 2>&1 &
-    DUMP_PID=$!
-    wait_for 5 pf__listening "$SINK_PORT" && wait_for 5 pf__listening "$DUMP_PORT" ||
-        die "smtp-sink did not start: $(cat "$W/sink.err" "$W/dump.err")"
-}
-
-# wait_for SECONDS CMD... - run CMD every 0.05 s until it succeeds.
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
 
 # start_instance - sinks, then a private Postfix whose mail goes by
 # smtp(8) to the counting sink (CHECK_TO to the keeping one), with the SMTP
