@@ -3118,38 +3118,15 @@ static kyso_store *sentinel_open(const char *rest, char *err, size_t errlen)
     return rs_open(rest, 1, err, errlen);
 }
 
-const kyso_store_ops store_redis_ops = {
-    .scheme = "redis",
-    .open = redis_open,
-    .append = redis_append,
-    .close = redis_close,
-    .query = redis_query,
-    .follow = redis_follow,
-    .cache_get = redis_cache_get,
-    .cache_put = redis_cache_put,
-    .counter_incr = redis_counter_incr,
-    .counter_member = redis_counter_member,
-    .counter_read = redis_counter_read,
-    .rate_allow = redis_rate_allow,
-    .set_status = redis_set_status,
-    .query_hinted = redis_query_hinted,
-    .reindex = redis_reindex,
-};
+/* The two schemes differ only in how the master is found. */
+#define RS_OPS(SCHEME, OPEN) {                                              \
+    .scheme = SCHEME, .open = OPEN, .append = redis_append,                 \
+    .close = redis_close, .query = redis_query, .follow = redis_follow,     \
+    .cache_get = redis_cache_get, .cache_put = redis_cache_put,             \
+    .counter_incr = redis_counter_incr, .counter_member = redis_counter_member, \
+    .counter_read = redis_counter_read, .rate_allow = redis_rate_allow,     \
+    .set_status = redis_set_status, .query_hinted = redis_query_hinted,     \
+    .reindex = redis_reindex }
 
-const kyso_store_ops store_sentinel_ops = {
-    .scheme = "sentinel",
-    .open = sentinel_open,
-    .append = redis_append,
-    .close = redis_close,
-    .query = redis_query,
-    .follow = redis_follow,
-    .cache_get = redis_cache_get,
-    .cache_put = redis_cache_put,
-    .counter_incr = redis_counter_incr,
-    .counter_member = redis_counter_member,
-    .counter_read = redis_counter_read,
-    .rate_allow = redis_rate_allow,
-    .set_status = redis_set_status,
-    .query_hinted = redis_query_hinted,
-    .reindex = redis_reindex,
-};
+const kyso_store_ops store_redis_ops = RS_OPS("redis", redis_open);
+const kyso_store_ops store_sentinel_ops = RS_OPS("sentinel", sentinel_open);
