@@ -18,35 +18,9 @@
 #include "buf.h"
 #include "pdf-sign.h"
 #include "token.h"
+#include "../unit/memsign.h"
 
 static char fx[1024], outdir[1024];
-
-/* file_sign - the signing function over a key held in memory. */
-static int file_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
-                     unsigned char **sig, size_t *siglen, char *err, size_t errlen)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pc = NULL;
-    int ok = c && EVP_DigestSignInit(c, &pc, EVP_sha256(), NULL, ctx) > 0;
-    if (ok && pss)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) > 0;
-    ok = ok && EVP_DigestSign(c, NULL, siglen, tbs, len) > 0;
-    *sig = ok ? malloc(*siglen) : NULL;
-    ok = ok && *sig && EVP_DigestSign(c, *sig, siglen, tbs, len) > 0;
-    EVP_MD_CTX_free(c);
-    if (!ok)
-        snprintf(err, errlen, "test key failed");
-    return ok ? TOKEN_OK : TOKEN_EKEY;
-}
-
-/* absent_sign - a token that is not there. */
-static int absent_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
-                       unsigned char **sig, size_t *siglen, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "token 'Kyso Org' not present");
-    return TOKEN_ETEMP;
-}
 
 static X509 *load_cert(const char *name)
 {
@@ -292,7 +266,7 @@ int main(void)
     EVP_PKEY *key = load_key("org.key");
     STACK_OF(X509) *chain = sk_X509_new_null();
     sk_X509_push(chain, sub);
-    cms_signer s = { cert, chain, 0, file_sign, key, NULL };
+    cms_signer s = { cert, chain, 0, memsign_key, key, NULL };
     pdf_sign_req req = { .signer = &s, .kind = AP_SEAL, .place = PDFS_PLACE_AUTO,
                          .org_name = "Sở Thông tin và Truyền thông Tỉnh Demo",
                          .when = 1798777509, .max_objects = 100000 };
@@ -329,7 +303,7 @@ int main(void)
     size_t n, m;
     unsigned char *o = (unsigned char *)"x";
     char err[256] = "";
-    cms_signer absent = { cert, chain, 0, absent_sign, NULL, NULL };
+    cms_signer absent = { cert, chain, 0, memsign_absent, NULL, NULL };
     req.signer = &absent;
     if (read_fixture("plain.pdf", &p, &n) == 0) {
         int rc = pdf_sign(&req, p, n, &o, &m, err, sizeof err);

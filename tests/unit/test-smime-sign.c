@@ -20,6 +20,7 @@
 #include "pki.h"
 #include "smime-sign.h"
 #include "token.h"
+#include "memsign.h"
 #include "trust.h"
 #include "verifier.h"
 #include "verify.h"
@@ -35,34 +36,6 @@ static const char *const org_ext[] = {
 
 static char dir[256];
 static int have_openssl;
-
-/* key_sign - cms_sign_fn over a key held in memory. */
-static int key_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
-                    unsigned char **sig, size_t *siglen, char *err, size_t errlen)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pc = NULL;
-    int ok = c && EVP_DigestSignInit(c, &pc, EVP_sha256(), NULL, ctx) > 0;
-
-    if (ok && pss)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) > 0;
-    ok = ok && EVP_DigestSign(c, NULL, siglen, tbs, len) > 0;
-    *sig = ok ? malloc(*siglen) : NULL;
-    ok = ok && *sig && EVP_DigestSign(c, *sig, siglen, tbs, len) > 0;
-    EVP_MD_CTX_free(c);
-    if (!ok)
-        snprintf(err, errlen, "test key failed");
-    return ok ? TOKEN_OK : TOKEN_EKEY;
-}
-
-/* absent_sign - a token that is not there. */
-static int absent_sign(void *ctx, int pss, const unsigned char *tbs, size_t len,
-                       unsigned char **sig, size_t *siglen, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "token 'Kyso Org' not present");
-    return TOKEN_ETEMP;
-}
 
 /* setup - the PKI; the root goes to DIR/root.pem and into V's anchors. */
 static void setup(kyso_verifier *v, cms_signer *s, EVP_PKEY **okey)
@@ -81,7 +54,7 @@ static void setup(kyso_verifier *v, cms_signer *s, EVP_PKEY **okey)
     s->chain = sk_X509_new_null();
     sk_X509_push(s->chain, sub);
     s->pss = 0;
-    s->sign = key_sign;
+    s->sign = memsign_key;
     s->ctx = *okey;
     snprintf(dir, sizeof dir, "%s/kyso-test-smime-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
@@ -573,7 +546,7 @@ static void test_edits(const cms_signer *s)
     smime_output_free(&o2);
 
     cms_signer absent = *s;
-    absent.sign = absent_sign;
+    absent.sign = memsign_absent;
     rc = smime_sign_message(&absent, (const unsigned char *)m, sizeof m - 1, &o, err,
                             sizeof err);
     ok(rc == TOKEN_ETEMP && o.body == NULL && strstr(err, "not present"),
