@@ -613,6 +613,54 @@ char *notice_compose(const kyso_notice *n, size_t *len)
 /* ------------------------------------------------------------------ */
 /* Sending                                                             */
 
+/* The words of the expiry warning, one set per language. */
+typedef struct expiry_lang {
+    const char *soon, *expired;             /* the opening sentence */
+    const char *org, *key, *serial, *expires;    /* field labels */
+    const char *days_pre, *days_post;       /* around the days left */
+    const char *todo1, *todo2;              /* what to do, around the KeyTable path */
+} expiry_lang;
+
+static const expiry_lang expiry_vi = {
+    "Chứng thư số của cơ quan, dùng để ký số văn bản gửi qua cổng thư điện tử, sắp hết hạn.",
+    "Chứng thư số của cơ quan đã hết hạn.",
+    "Cơ quan", "Khóa (KeyTable)", "Số hiệu chứng thư", "Hết hạn", "còn ", " ngày",
+    "Việc cần làm: liên hệ tổ chức cung cấp dịch vụ chứng thực chữ ký số (Ban Cơ yếu Chính "
+    "phủ) để gia hạn chứng thư số. Khi có chứng thư mới, quản trị thư điện tử cập nhật cert= "
+    "trong tệp ",
+    " và nạp lại cấu hình. Khi chứng thư hết hạn, thư có văn bản cần ký số của cơ quan sẽ "
+    "không được gửi đi.",
+};
+
+static const expiry_lang expiry_en = {
+    "The organisation certificate used to sign documents sent through the mail gateway "
+    "expires soon.",
+    "The organisation certificate has expired.",
+    "Organisation", "Key (KeyTable)", "Certificate serial", "Expires", "in ", " days",
+    "What to do: ask the certification service provider (the Government Cipher Committee) to "
+    "renew the certificate. With the new certificate, the postmaster updates cert= in ",
+    " and reloads the configuration. Once it has expired, mail whose documents need the "
+    "organisation signature is not sent.",
+};
+
+/* expiry_lang_body - the warning N in the words of L; WHEN is the expiry
+ * as text. */
+static void expiry_lang_body(kyso_buf *b, const expiry_lang *L, const kyso_expiry_notice *n,
+                             const char *when)
+{
+    buf_printf(b, "%s\n\n  %s: ", n->days_left >= 0 ? L->soon : L->expired, L->org);
+    text_clean(b, n->org_name, CLEAN_SHORT);
+    buf_printf(b, "\n  %s: ", L->key);
+    text_clean(b, n->key_name, CLEAN_SHORT);
+    buf_printf(b, "\n  %s: ", L->serial);
+    text_clean(b, n->serial, CLEAN_SHORT);
+    buf_printf(b, "\n  %s: %s, %s%ld%s", L->expires, when, L->days_pre,
+               n->days_left < 0 ? 0 : n->days_left, L->days_post);
+    buf_printf(b, "\n\n%s", L->todo1);
+    text_clean(b, n->key_table, CLEAN_LONG);
+    buf_printf(b, "%s\n\n", L->todo2);
+}
+
 /* expiry_body - the text of the expiry warning in Vietnamese then English. */
 static void expiry_body(kyso_buf *b, const kyso_expiry_notice *n)
 {
@@ -622,39 +670,10 @@ static void expiry_body(kyso_buf *b, const kyso_expiry_notice *n)
     gmtime_r(&vn, &tm);
     snprintf(when, sizeof when, "%02d/%02d/%04d %02d:%02d (+07:00)", tm.tm_mday, tm.tm_mon + 1,
              tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
-    buf_printf(b, "%s\n\n", n->days_left >= 0
-               ? "Chứng thư số của cơ quan, dùng để ký số văn bản gửi qua cổng thư điện tử, "
-                 "sắp hết hạn." : "Chứng thư số của cơ quan đã hết hạn.");
-    buf_printf(b, "  Cơ quan: ");
-    text_clean(b, n->org_name, CLEAN_SHORT);
-    buf_printf(b, "\n  Khóa (KeyTable): ");
-    text_clean(b, n->key_name, CLEAN_SHORT);
-    buf_printf(b, "\n  Số hiệu chứng thư: ");
-    text_clean(b, n->serial, CLEAN_SHORT);
-    buf_printf(b, "\n  Hết hạn: %s, còn %ld ngày\n\n", when, n->days_left < 0 ? 0 : n->days_left);
-    buf_printf(b, "Việc cần làm: liên hệ tổ chức cung cấp dịch vụ chứng thực chữ ký số (Ban Cơ "
-               "yếu Chính phủ) để gia hạn chứng thư số. Khi có chứng thư mới, quản trị thư điện "
-               "tử cập nhật cert= trong tệp ");
-    text_clean(b, n->key_table, CLEAN_LONG);
-    buf_printf(b, " và nạp lại cấu hình. Khi chứng thư hết hạn, thư có văn bản cần ký số "
-               "của cơ quan sẽ không được gửi đi.\n\n%s\n\n",
-               "------------------------------------------------------------");
-    buf_printf(b, "%s\n\n", n->days_left >= 0
-               ? "The organisation certificate used to sign documents sent through the mail "
-                 "gateway expires soon." : "The organisation certificate has expired.");
-    buf_printf(b, "  Organisation: ");
-    text_clean(b, n->org_name, CLEAN_SHORT);
-    buf_printf(b, "\n  Key (KeyTable): ");
-    text_clean(b, n->key_name, CLEAN_SHORT);
-    buf_printf(b, "\n  Certificate serial: ");
-    text_clean(b, n->serial, CLEAN_SHORT);
-    buf_printf(b, "\n  Expires: %s, in %ld days\n\n", when, n->days_left < 0 ? 0 : n->days_left);
-    buf_printf(b, "What to do: ask the certification service provider (the Government Cipher "
-               "Committee) to renew the certificate. With the new certificate, the postmaster "
-               "updates cert= in ");
-    text_clean(b, n->key_table, CLEAN_LONG);
-    buf_printf(b, " and reloads the configuration. Once it has expired, mail whose documents "
-               "need the organisation signature is not sent.\n\n%s: ", "Gateway / Cổng");
+    expiry_lang_body(b, &expiry_vi, n, when);
+    buf_printf(b, "%s\n\n", "------------------------------------------------------------");
+    expiry_lang_body(b, &expiry_en, n, when);
+    buf_printf(b, "Gateway / Cổng: ");
     text_clean(b, n->node, CLEAN_SHORT);
     buf_append(b, "\n", 1);
 }
