@@ -49,6 +49,16 @@ int buf_append(kyso_buf *b, const void *data, size_t n)
     return 0;
 }
 
+void *buf_extend(kyso_buf *b, size_t n)
+{
+    if (buf_grow(b, n) < 0)
+        return NULL;
+    char *at = b->p + b->len;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return at;
+}
+
 int buf_printf(kyso_buf *b, const char *fmt, ...)
 {
     va_list ap;

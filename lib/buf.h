@@ -15,6 +15,10 @@ typedef struct kyso_buf {
 
 /* buf_append - append N bytes; on out of memory sets b->oom and returns -1. */
 int buf_append(kyso_buf *b, const void *data, size_t n);
+/* buf_extend - make the buffer N bytes longer and return where those N
+ * bytes start, for the caller to fill (their contents are undefined until
+ * then); NULL, with b->oom set, on out of memory. */
+void *buf_extend(kyso_buf *b, size_t n);
 /* buf_printf - append formatted text; -1 (and b->oom) on failure. */
 int buf_printf(kyso_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_append_json_string - append S as a JSON string (quoted, escaped;

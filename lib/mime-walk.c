@@ -218,6 +218,47 @@ int mime_b64_decode(const unsigned char *in, size_t n, unsigned char *out, size_
     return 0;
 }
 
+size_t mime_b64_encoded_len(size_t n, int final_crlf)
+{
+    size_t lines = (n + 56) / 57;
+    return (n + 2) / 3 * 4 + (lines ? (lines - 1) * 2 : 0) + (lines && final_crlf ? 2 : 0);
+}
+
+size_t mime_b64_encode_lines(const unsigned char *in, size_t n, unsigned char *out,
+                             int final_crlf)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char *o = out;
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n - i < 57 ? n : i + 57;
+        for (; i + 3 <= end; i += 3) {  /* a 57-byte line is 19 whole groups */
+            unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+            o[0] = (unsigned char)abc[v >> 18];
+            o[1] = (unsigned char)abc[v >> 12 & 63];
+            o[2] = (unsigned char)abc[v >> 6 & 63];
+            o[3] = (unsigned char)abc[v & 63];
+            o += 4;
+        }
+        if (i < end) {                  /* the last one or two bytes */
+            unsigned v = (unsigned)in[i] << 16 | (end - i > 1 ? (unsigned)in[i + 1] << 8 : 0);
+            o[0] = (unsigned char)abc[v >> 18];
+            o[1] = (unsigned char)abc[v >> 12 & 63];
+            o[2] = end - i > 1 ? (unsigned char)abc[v >> 6 & 63] : '=';
+            o[3] = '=';
+            o += 4;
+            i = end;
+        }
+        if (i < n || final_crlf) {
+            o[0] = '\r';
+            o[1] = '\n';
+            o += 2;
+        }
+    }
+    return (size_t)(o - out);
+}
+
 struct _GByteArray *mime_decode_base64_part(struct _GMimeDataWrapper *w, size_t max)
 {
     GMimeStream *src = g_mime_data_wrapper_get_stream(w);

@@ -70,6 +70,15 @@ struct _GByteArray;
 struct _GMimeDataWrapper;
 struct _GMimeStream;
 
+/* mime_b64_encoded_len - the length mime_b64_encode_lines gives N bytes. */
+size_t mime_b64_encoded_len(size_t n, int final_crlf);
+/* mime_b64_encode_lines - N bytes of IN as MIME base64 (RFC 2045: lines of
+ * 76 characters, CRLF between them, and after the last when FINAL_CRLF)
+ * into OUT, which has room for mime_b64_encoded_len(N, FINAL_CRLF) bytes.
+ * Returns the bytes written; never fails. */
+size_t mime_b64_encode_lines(const unsigned char *in, size_t n, unsigned char *out,
+                             int final_crlf);
+
 /* mime_decode_base64_part - the content of W decoded with mime_b64_decode
  * straight from the parser's buffer, when W is base64 held in memory and
  * decodes to at most MAX bytes: a new GByteArray (free with

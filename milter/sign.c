@@ -40,6 +40,7 @@ struct sign_edit {
     unsigned char *pdf;
     size_t len;
     size_t start, end;          /* its base64 in the original message, when known */
+    int decoded_fast;           /* part_bytes decoded that base64 where it lies */
 };
 
 /* part_is_pdf - is P a PDF document by type or name? */
@@ -69,11 +70,14 @@ static void collect_pdfs(struct sign_walk *w, GMimeObject *o, int depth)
 }
 
 /* part_bytes - the decoded content of P (caller frees the array with
- * g_byte_array_free(ba, TRUE)); NULL when it cannot be decoded. */
-static GByteArray *part_bytes(GMimePart *p)
+ * g_byte_array_free(ba, TRUE)); NULL when it cannot be decoded.  *FAST
+ * says whether it was plain base64 decoded where it lies in the message
+ * (then only base64 characters, CR and LF are within its bounds). */
+static GByteArray *part_bytes(GMimePart *p, int *fast)
 {
     GMimeDataWrapper *dw = g_mime_part_get_content(p);
     GByteArray *ba = dw ? mime_decode_base64_part(dw, SIZE_MAX / 2) : NULL;
+    *fast = ba != NULL;
     if (ba != NULL)
         return ba;              /* the usual base64, decoded in place */
     GMimeStream *mem = g_mime_stream_mem_new();
@@ -204,7 +208,8 @@ static msign_state sign_failure_state(int rc)
 static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
 {
     const char *name = g_mime_part_get_filename(p);
-    GByteArray *ba = part_bytes(p);
+    int fast;
+    GByteArray *ba = part_bytes(p, &fast);
     unsigned char *signed_pdf = NULL;
     pdf_sign_digests dg;
     size_t slen = 0;
@@ -244,7 +249,7 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
             rc = TOKEN_ECONFIG;
         } else {
             w->edits = e;
-            e[w->nedits++] = (struct sign_edit){ p, signed_pdf, slen, 0, 0 };
+            e[w->nedits++] = (struct sign_edit){ p, signed_pdf, slen, 0, 0, fast };
             out->nsigned++;
         }
     }
@@ -252,9 +257,19 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
     return rc == TOKEN_OK ? 0 : -1;
 }
 
+/* is_b64_text - may C stand in a base64 body (alphabet, padding, line
+ * breaks and the blanks a decoder skips)? */
+static int is_b64_text(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
 /* edit_span - where E's part keeps its base64 in the original message
  * BUF (LEN bytes): the bounds of the parser's substream.  0, or -1 when
- * the part is not base64 or its bytes are not where the bounds say. */
+ * the part is not base64 or its bytes are not where the bounds say.  A
+ * part that part_bytes decoded straight from BUF within those bounds is
+ * known to hold base64 there; any other is checked byte by byte. */
 static int edit_span(struct sign_edit *e, const unsigned char *buf, size_t len)
 {
     GMimeDataWrapper *dw = g_mime_part_get_content(e->part);
@@ -264,8 +279,12 @@ static int edit_span(struct sign_edit *e, const unsigned char *buf, size_t len)
         return -1;
     e->start = (size_t)st->bound_start;
     e->end = (size_t)st->bound_end;
+    GByteArray *raw = GMIME_IS_STREAM_MEM(st)
+                          ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st)) : NULL;
+    if (e->decoded_fast && raw && raw->data == buf)
+        return 0;
     for (size_t i = e->start; i < e->end; i++)
-        if (!g_ascii_isalnum(buf[i]) && !strchr("+/=\r\n \t", buf[i]))
+        if (!is_b64_text(buf[i]))
             return -1;
     return 0;
 }
@@ -278,16 +297,12 @@ static int edit_cmp(const void *a, const void *b)
 }
 
 /* append_base64 - N bytes of P as base64 lines of 76 characters, CRLF
- * between them, and after the last when FINAL_CRLF. */
+ * between them, and after the last when FINAL_CRLF (o->oom on failure). */
 static void append_base64(kyso_buf *o, const unsigned char *p, size_t n, int final_crlf)
 {
-    unsigned char line[80];
-    for (size_t i = 0; i < n; i += 57) {
-        int k = EVP_EncodeBlock(line, p + i, (int)(n - i < 57 ? n - i : 57));
-        buf_append(o, line, (size_t)k);
-        if (i + 57 < n || final_crlf)
-            buf_append(o, "\r\n", 2);
-    }
+    unsigned char *at = buf_extend(o, mime_b64_encoded_len(n, final_crlf));
+    if (at != NULL)
+        mime_b64_encode_lines(p, n, at, final_crlf);
 }
 
 /*

@@ -598,6 +598,30 @@ static void test_b64(void)
        outlen == 2 && memcmp(out, "AB", 2) == 0, "base64: one '=' of padding");
 }
 
+/* test_b64_encode - the line encoder writes what OpenSSL's EVP_EncodeBlock
+ * cut into 76-character CRLF lines gives, for every length mod 57 and 3,
+ * with and without the last line's CRLF, and exactly as many bytes as
+ * mime_b64_encoded_len said. */
+static void test_b64_encode(void)
+{
+    unsigned char data[3000], out[4200];
+    int same = 1, tried = 0;
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 151 + (i >> 2));
+    for (size_t n = 0; n < 3000; n += n < 200 ? 1 : 97)
+        for (int crlf = 0; crlf < 2; crlf++) {
+            char *want = b64_lines(data, n, 76, "\r\n");
+            size_t wlen = strlen(want) - (!crlf && n > 0 ? 2 : 0);
+            memset(out, '#', sizeof out);
+            size_t got = mime_b64_encode_lines(data, n, out, crlf);
+            same &= got == wlen && mime_b64_encoded_len(n, crlf) == wlen &&
+                    memcmp(out, want, wlen) == 0 && out[wlen] == '#';
+            tried++;
+            free(want);
+        }
+    ok(same, "base64 lines: %d encodings match OpenSSL's in 76-character CRLF lines", tried);
+}
+
 int main(void)
 {
     kyso_verifier v;
@@ -615,6 +639,7 @@ int main(void)
     test_forwarded_smime(&v);
     test_smime(&v);
     test_b64();
+    test_b64_encode();
     verifier_free(&v);
     return tap_done();
 }
