@@ -123,6 +123,7 @@ start_instance() {
 milter_spec() {
     case $1 in
         none) echo "" ;;
+        null-unix) echo "unix:$W/null.sock" ;;
         kyso-unix | kyso-unix-nocache) echo "unix:$W/kyso.sock" ;;
         kyso-inet) echo "inet:127.0.0.1:$KYSO_PORT" ;;
         opendkim-unix) echo "unix:$W/dkim.sock" ;;
@@ -207,10 +208,20 @@ EOF
 milter_ready() {
     case $1 in
         kyso-unix | kyso-unix-nocache) [ -S "$W/kyso.sock" ] ;;
+        null-unix) [ -S "$W/null.sock" ] ;;
         opendkim-unix) [ -S "$W/dkim.sock" ] ;;
         kyso-inet) pf__listening "$KYSO_PORT" ;;
         opendkim-inet) pf__listening "$DKIM_PORT" ;;
     esac
+}
+
+# build_null_milter - compile bench/mailpath/nullmilter.c (the null-unix
+# variant: reads the message, does nothing) into W/bin once; dies when the
+# compiler fails (it needs gcc and libmilter-dev).
+build_null_milter() {
+    [ -x "$W/bin/nullmilter" ] && return 0
+    cc -O2 -Wall -o "$W/bin/nullmilter" "$HERE/nullmilter.c" -lmilter -pthread 2>>"$W/null.log" ||
+        die "cannot build nullmilter: $(tail -3 "$W/null.log")"
 }
 
 # start_milter VARIANT - start VARIANT's milter in the foreground of a
@@ -221,6 +232,8 @@ start_milter() {
     MPID='' IDLE_KB=0
     case $v in
         none) return 0 ;;
+        null-unix) rm -f "$W/null.sock"; build_null_milter
+            "$W/bin/nullmilter" "local:$W/null.sock" 2>>"$W/$v.log" & ;;
         kyso-*) rm -f "$W/kyso.sock"; write_kyso_conf "$v"
             "$MILTER_BIN" -f -c "$W/$v.conf" 2>>"$W/$v.log" & ;;
         opendkim-*) rm -f "$W/dkim.sock"; write_dkim_conf "${v##*-}"
@@ -312,6 +325,7 @@ check_delivery() {
     hdr=$(unfolded_headers "$f")
     case $v in
         none) ! grep -qiE '^(DKIM-Signature|X-Kyso-[A-Za-z-]+):' <<<"$hdr" ;;
+        null-unix) grep -q '^Authentication-Results: mx.null.test; none' <<<"$hdr" ;;
         kyso-*) grep -q '^Authentication-Results: mx.kyso.test;' <<<"$hdr" &&
             { [ "$s" = 5k ] || grep -q '^X-Kyso-Document: .*verdict=valid' <<<"$hdr"; } ;;
         opendkim-*) grep -qE '^DKIM-Signature: .*d=sotttt\.demo\.gov\.vn;.*;[ ]*b=[A-Za-z0-9+/]' \

@@ -25,7 +25,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["none", "kyso-unix", "kyso-inet", "kyso-unix-nocache", "opendkim-unix",
+ORDER = ["none", "null-unix", "kyso-unix", "kyso-inet", "kyso-unix-nocache", "opendkim-unix",
          "opendkim-inet"]
 SIZES = ["5k", "1m", "10m"]
 TARGET_SHARE = 0.80
@@ -106,6 +106,11 @@ def targets(sums):
     out = []
     for conc in sorted({k[1] for k in sums if k[0] == "1m"}):
         base = sums.get(("1m", conc, "none"))
+        null = sums.get(("1m", conc, "null-unix"))
+        if base and null:
+            out.append("- 1m, c=%d, null-unix (reads the message, does nothing): %.0f%% of no "
+                       "milter: the ceiling of any milter that reads the body, unix socket" % (
+                           conc, 100 * null["rate"] / base["rate"]))
         for var, peer in (("kyso-unix", "opendkim-unix"), ("kyso-inet", "opendkim-inet"),
                           ("kyso-unix-nocache", "opendkim-unix")):
             k, d = sums.get(("1m", conc, var)), sums.get(("1m", conc, peer))

@@ -4,6 +4,9 @@
 # The mail-path benchmark: smtp-source -> a private Postfix (smtpd with the
 # milter under test) -> smtp-sink, on loopback. For each variant
 #   none               no milter
+#   null-unix          bench/mailpath/nullmilter.c on a unix socket: reads the
+#                      whole message, does nothing (the ceiling of any milter
+#                      that reads the body)
 #   kyso-unix          kyso-milter on a unix socket  (Socket local:PATH)
 #   kyso-inet          kyso-milter on TCP            (Socket inet:PORT@127.0.0.1)
 #   kyso-unix-nocache  kyso-milter, unix socket, VerifyCacheSize 0
@@ -39,7 +42,7 @@
 # --sender S    smtp-source (default) or python (send.py), e.g. to compare a
 #               --distinct run with a same-PDF run sent the same way.
 #
-# Environment: RUNS (3), CONC ("1 10"), SIZES ("5k 1m"), VARIANTS (the six
+# Environment: RUNS (3), CONC ("1 10"), SIZES ("5k 1m"), VARIANTS (the seven
 # above), N_5K (200), N_1M (100), N_10M (20), KYSO_MILTER (default
 # build/milter/kyso-milter or milter/kyso-milter; copied into the work
 # directory first, so a rebuild during the run changes nothing), KEEP=1
@@ -63,7 +66,7 @@ OUT=$TOP/bench/out/mailpath
 RUNS=${RUNS:-3}
 CONC=${CONC:-1 10}
 SIZES=${SIZES:-5k 1m}
-VARIANTS=${VARIANTS:-none kyso-unix kyso-inet kyso-unix-nocache opendkim-unix opendkim-inet}
+VARIANTS=${VARIANTS:-none null-unix kyso-unix kyso-inet kyso-unix-nocache opendkim-unix opendkim-inet}
 N_5K=${N_5K:-200}
 N_1M=${N_1M:-100}
 N_10M=${N_10M:-20}

@@ -42,6 +42,10 @@
 # message; bench/mailpath/round.py times from the first connection until
 # the sink has counted every message. Variants:
 #   none       no milter
+#   null       bench/mailpath/nullmilter.c: reads the message, does nothing
+#   null-replace  the same, giving the body back unchanged (smfi_replacebody):
+#              null-replace - null is what Postfix takes for any new body,
+#              the floor under the milter's signing cost
 #   kyso       kyso-milter, Mode monitor, no SignerTable: checks the
 #              (unsigned) PDF and lets it through
 #   kyso-sign  the same plus SignerTable (vanthu), KeyTable (the token),
@@ -59,6 +63,7 @@
 #
 # Environment: RUNS (3), SIZES ("1m 10m"), N_1M (50), N_10M (10), P_1M (20),
 # P_10M (5), P_TOOL (20), TOKEN_N (500), M_1M (40), M_10M (8), CONC ("1 4"),
+# VARIANTS ("none null null-replace kyso kyso-sign"),
 # MILTER (1 when root, else 0), KYSO, KYSO_MILTER (default build/milter/...
 # or milter/...; copied first), KEEP=1 keeps the work directory,
 # QUIET_MAX (20), QUIET_WAIT (60). Needs gcc, pkg-config, libp11-dev,
@@ -80,6 +85,7 @@ P_1M=${P_1M:-20} P_10M=${P_10M:-5} P_TOOL=${P_TOOL:-20}
 TOKEN_N=${TOKEN_N:-500}
 M_1M=${M_1M:-40} M_10M=${M_10M:-8}
 CONC=${CONC:-1 4}
+VARIANTS=${VARIANTS:-none null null-replace kyso kyso-sign}
 QUIET_MAX=${QUIET_MAX:-20}
 QUIET_WAIT=${QUIET_WAIT:-60}
 if [ "$(id -u)" = 0 ]; then MILTER=${MILTER:-1}; else MILTER=${MILTER:-0}; fi
@@ -184,6 +190,10 @@ setup() {
     read -r -a ssl <<<"$(pkg-config --cflags --libs libcrypto)"
     gcc -O2 -o "$W/bin/tokenrate" "$HERE/tokenrate.c" "${p11[@]}" &&
         gcc -O2 -o "$W/bin/floor" "$HERE/floor.c" "${ssl[@]}" || die "cannot build the helpers"
+    if [ "$MILTER" = 1 ]; then
+        gcc -O2 -o "$W/bin/nullmilter" "$TOP/bench/mailpath/nullmilter.c" -lmilter -pthread ||
+            die "cannot build bench/mailpath/nullmilter.c (libmilter-dev)"
+    fi
     bash "$TOP/tests/sign/mktoken.sh" "$W/hsm" "$FX/pki/org.key" "$FX/pki/org.pem" \
         >"$W/mktoken.log" 2>&1 || die "mktoken.sh failed: $(cat "$W/mktoken.log")"
     export SOFTHSM2_CONF=$W/hsm/softhsm2.conf
@@ -369,13 +379,18 @@ start_instance() {
     SUBMIT=$(pf_submit_port "$pf")
 }
 
-# start_milter VARIANT - kyso-milter with W/VARIANT.conf; MPID. Nothing
-# for none.
+# start_milter VARIANT - kyso-milter with W/VARIANT.conf, or nullmilter
+# (null: reads the message; null-replace: gives the body back unchanged
+# with smfi_replacebody), on W/kyso.sock; MPID. Nothing for none.
 start_milter() {
     MPID=
-    [ "$1" = none ] && return 0
     rm -f "$W/kyso.sock"
-    "$W/bin/kyso-milter" -f -c "$W/$1.conf" 2>>"$W/$1.log" &
+    case $1 in
+        none) return 0 ;;
+        null) "$W/bin/nullmilter" "local:$W/kyso.sock" 2>>"$W/$1.log" & ;;
+        null-replace) "$W/bin/nullmilter" -r "local:$W/kyso.sock" 2>>"$W/$1.log" & ;;
+        *) "$W/bin/kyso-milter" -f -c "$W/$1.conf" 2>>"$W/$1.log" & ;;
+    esac
     MPID=$!
     wait_for 10 test -S "$W/kyso.sock" || die "$1 did not start: $(tail -5 "$W/$1.log")"
 }
@@ -413,7 +428,7 @@ send() {
 }
 
 # check_delivery VARIANT SIZE - one message to the keeping sink; its PDF
-# must be unchanged (none, kyso) or carry a valid organisation signature
+# must be unchanged (none, null, null-replace, kyso) or carry a valid organisation signature
 # (kyso-sign). Dies otherwise.
 check_delivery() {
     local v=$1 s=$2 f
@@ -461,7 +476,7 @@ round() {
         "$W/msg/$s.eml") || die "$v $s c=$c: the round failed"
     cpu1=$(milter_cpu_ms)
     pf_queue_empty_wait "$W/pf" 60 || die "$v $s c=$c: mail left in the queue"
-    if [ "$v" != none ]; then
+    if [ "${v#kyso}" != "$v" ]; then
         wait_for 10 eval '[ "$(count_lines "$W/store/decisions.jsonl" .)" -ge $((dec0 + n)) ]' ||
             die "$v $s c=$c: decision records missing"
         tail -n +"$((dec0 + 1))" "$W/store/decisions.jsonl" | jq -s -e --argjson n "$n" \
@@ -489,7 +504,7 @@ bench_mail() {
     done
     start_instance
     for RUN in $(seq 1 "$RUNS"); do
-        for v in none kyso kyso-sign; do
+        for v in $VARIANTS; do
             start_milter "$v"
             use_variant "$v" || die "cannot switch Postfix to $v"
             for s in $SIZES; do
@@ -502,10 +517,12 @@ bench_mail() {
 
 # report - the markdown tables from the TSV (medians over the runs).
 report() {
-    python3 - "$TSV" "$SIZES" "$CONC" "$MILTER" <<'PY'
+    python3 - "$TSV" "$SIZES" "$CONC" "$MILTER" "$VARIANTS" <<'PY'
 import statistics, sys
 from collections import defaultdict
 tsv, sizes, conc, milter = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4] == "1"
+variants = sys.argv[5].split()
+BASE = {"kyso-sign": "kyso", "null-replace": "null"}   # what each costs more than
 v = defaultdict(list)
 for line in open(tsv):
     run, key, val = line.rstrip("\n").split("\t")
@@ -539,13 +556,15 @@ for x in verdict:
 if not milter:
     sys.exit(0)
 print()
-print("| mail | conc | variant | msg/s | ms/msg | milter CPU ms/msg | signing cost ms/msg |")
+print("| mail | conc | variant | msg/s | ms/msg | milter CPU ms/msg "
+      "| adds ms/msg (kyso-sign over kyso, null-replace over null) |")
 print("|---|---|---|---|---|---|---|")
 for s in sizes:
     for c in conc:
-        for var in ("none", "kyso", "kyso-sign"):
+        for var in variants:
             k = "mail-%s-%s-c%s" % (var, s, c)
-            cost = med[k] - med["mail-kyso-%s-c%s" % (s, c)] if var == "kyso-sign" else None
+            b = "mail-%s-%s-c%s" % (BASE.get(var), s, c)
+            cost = med[k] - med[b] if b in med else None
             cpu = med["cpu-%s-%s-c%s" % (var, s, c)]
             print("| %s | %s | %s | %.1f | %s | %s | %s |" % (
                 s, c, var, 1000 / med[k], f(med[k]), "-" if var == "none" else f(cpu),
@@ -554,6 +573,12 @@ print()
 for s in sizes:
     fl = med["sha256-" + s] + med["base64-" + s]
     target = tok + 2 * fl
+    if "mail-null-replace-%s-c1" % s in med and "mail-null-%s-c1" % s in med:
+        print("- milter, %s, c=1: giving the body back unchanged (null-replace) adds %s ms per "
+              "message over only reading it (null): what Postfix takes for any new body" % (
+                  s, f(med["mail-null-replace-%s-c1" % s] - med["mail-null-%s-c1" % s])))
+    if "mail-kyso-sign-%s-c1" % s not in med or "mail-kyso-%s-c1" % s not in med:
+        continue
     cost = med["mail-kyso-sign-%s-c1" % s] - med["mail-kyso-%s-c1" % s]
     cpu = med["cpu-kyso-sign-%s-c1" % s] - med["cpu-kyso-%s-c1" % s]
     print("- milter, %s, c=1: signing adds %s ms per message (%s ms of milter CPU) against "
