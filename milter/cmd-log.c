@@ -33,7 +33,6 @@
 #include "reasons.h"
 #include "store.h"
 
-#define DEFAULT_CONFIG  "/etc/kyso/kyso-milter.conf"
 #define DEFAULT_LIMIT   50
 #define ROUND_MAX       20000           /* past this many candidates, read all;
                                          * a bigger --limit is done in two passes */
@@ -1361,7 +1360,7 @@ static int log_parse_opts(int argc, char **argv, log_opts *o)
     };
     int c;
     memset(o, 0, sizeof *o);
-    o->config = DEFAULT_CONFIG;
+    o->config = CMD_DEFAULT_CONFIG;
     o->limit = DEFAULT_LIMIT;
     o->doc_width = 40;
     while ((c = getopt_long(argc, argv, "c:fn:h", longopts, NULL)) != -1)
@@ -1397,7 +1396,7 @@ int cmd_log(int argc, char **argv)
         return 2;
     if (log_future(&o))
         return 1;
-    kyso_store *s = cmd_open_store("kyso log", o.config, o.store);
+    kyso_store *s = cmd_open_store("kyso log", o.config, o.store, CMD_STORE_READ);
     if (s == NULL)
         return 2;
     int rc = o.follow ? log_follow(s, &o) : o.show ? log_show(s, &o) : log_list(s, &o);

@@ -29,7 +29,6 @@
 #include "report.h"
 #include "store.h"
 
-#define DEFAULT_CONFIG  "/etc/kyso/kyso-milter.conf"
 #define MAX_WARNINGS    10
 #define MAX_FILL_MONTHS 240     /* a longer span shows only months with records */
 #define DAY_MS          86400000LL
@@ -1157,7 +1156,7 @@ static int rep_parse_opts(int argc, char **argv, rep_opts *o)
     };
     int c, dates = 0;
     memset(o, 0, sizeof *o);
-    o->config = DEFAULT_CONFIG;
+    o->config = CMD_DEFAULT_CONFIG;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1)
         if (opt_one(o, c, optarg, &dates) < 0)
             return -1;
@@ -1373,7 +1372,7 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "kyso report: --org %s\n", err);
         return 2;
     }
-    kyso_store *s = cmd_open_store("kyso report", o.config, o.store);
+    kyso_store *s = cmd_open_store("kyso report", o.config, o.store, CMD_STORE_READ);
     int rc = s == NULL || (o.counters ? rep_read_counters(s, &o, r) : rep_read(s, &o, r)) < 0
              ? 2 : 0;
     store_close(s);

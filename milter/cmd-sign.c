@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include "buf.h"
 #include "cmd-sign.h"
+#include "cmd-store.h"
 #include "signset.h"
 #include "store.h"
 
-#define DEFAULT_CONFIG "/etc/kyso/kyso-milter.conf"
 
 struct sign_opts {
     const char *config, *key, *out, *doc_number;
@@ -144,7 +144,7 @@ static int parse_opts(int argc, char **argv, struct sign_opts *o)
         { "output", required_argument, NULL, 'o' }, { "attachment", no_argument, NULL, 'a' },
         { "doc-number", required_argument, NULL, 'd' }, { NULL, 0, NULL, 0 } };
     int c;
-    o->config = DEFAULT_CONFIG;
+    o->config = CMD_DEFAULT_CONFIG;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:k:o:", lo, NULL)) != -1) {
         switch (c) {

@@ -9,7 +9,8 @@
 #include "cmd-store.h"
 #include "config.h"
 
-kyso_store *cmd_open_store(const char *prog, const char *config, const char *store_uri)
+kyso_store *cmd_open_store(const char *prog, const char *config, const char *store_uri,
+                           int mode)
 {
     char err[1024];
     kyso_config *cfg = NULL;
@@ -23,7 +24,7 @@ kyso_store *cmd_open_store(const char *prog, const char *config, const char *sto
         uri = cfg->store;
     }
     char *ro = NULL;
-    if (asprintf(&ro, "%s%cro", uri, strchr(uri, '?') ? '&' : '?') < 0)
+    if (mode != CMD_STORE_WRITE && asprintf(&ro, "%s%cro", uri, strchr(uri, '?') ? '&' : '?') < 0)
         ro = NULL;
     kyso_store *s = store_open(ro ? ro : uri, err, sizeof err);
     char *mark = ro && s == NULL ? strstr(err, "?ro:") : NULL;

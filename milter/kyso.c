@@ -1,11 +1,13 @@
 /*
  * kyso.c - the command line tool: "kyso verify ...", "kyso log ...",
- * "kyso report ..." and "kyso sign ..." for postmasters and scripts.  Subcommands live in
+ * "kyso report ...", "kyso sign ..." and "kyso reindex" for postmasters
+ * and scripts.  Subcommands live in
  * cmd-*.c; this file only dispatches and prints usage.  Exit status 2 means a usage or I/O error.
  */
 #include <stdio.h>
 #include <string.h>
 #include "cmd-log.h"
+#include "cmd-reindex.h"
 #include "cmd-report.h"
 #include "cmd-sign.h"
 #include "cmd-verify.h"
@@ -24,6 +26,7 @@ static void kyso_usage(FILE *fp)
           "                   [--until DATE] [--year YYYY] [--csv | --html FILE]\n"
           "       kyso sign [-c CONFIG] --key NAME [--attachment] [--doc-number TEXT]\n"
           "                 IN.pdf -o OUT.pdf   (or: -o DIR IN.pdf...)\n"
+          "       kyso reindex [-c CONFIG | --store URI]\n"
           "       kyso help\n"
           "P is a PEM file or a folder of them; TIME is ISO 8601 (2026-11-23T10:00:00Z)\n"
           "or seconds since 1970.  Exit 0: every FILE valid; 1: some are not; 2: error.\n"
@@ -46,6 +49,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "sign") == 0)
         return cmd_sign(argc - 1, argv + 1);
+    if (strcmp(argv[1], "reindex") == 0)
+        return cmd_reindex(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         kyso_usage(stdout);
         return 0;

@@ -7,9 +7,9 @@
 # run.sh times the same queries with STORE=redis://...&ro.  "cold" there
 # means the kernel's page cache dropped: Redis holds everything in memory,
 # so it measures the kyso binary's start only.  After loading, the decision
-# indexes (doc/redis.md) are built with store_reindex (tests/redis/
-# test-logix reindex; LOGIX=path, default the build's), as if a gateway
-# had written them with each record; INDEX=0 skips that (the scan only).
+# indexes (doc/redis.md) are built with "kyso reindex" (the KYSO binary),
+# as if a gateway had written them with each record; INDEX=0 skips that
+# (the scan only).
 #
 # Environment: as run.sh (N, RUNS, COLD_RUNS, KYSO).  Results on stdout and
 # in bench/out/store-results-redis.md.  Needs redis-server, redis-cli,
@@ -20,7 +20,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${1:-$TOP/bench/out/store}
 N=${N:-1000000}
-LOGIX=${LOGIX:-$(dirname "${KYSO:-$TOP/build/milter/kyso}")/../tests/redis/test-logix}
+KYSO_BIN=${KYSO:-$TOP/build/milter/kyso}
 TMP=$(mktemp -d /tmp/kyso-bench-redis.XXXXXX)
 rpid=
 cleanup() {
@@ -67,7 +67,7 @@ echo "run-redis.sh: loaded $(redis-cli -p "$port" XLEN kyso:decisions) records i
     "$(redis-cli -p "$port" INFO memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p')" >&2
 
 if [ "${INDEX:-1}" != 0 ]; then
-    "$LOGIX" reindex "redis://127.0.0.1:$port/0?spool=$TMP&retention=0" >&2 || exit 1
+    "$KYSO_BIN" reindex --store "redis://127.0.0.1:$port/0?spool=$TMP&retention=0" >&2 || exit 1
     echo "run-redis.sh: indexed; used_memory" \
         "$(redis-cli -p "$port" INFO memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p'), " \
         "$(redis-cli -p "$port" DBSIZE) keys" >&2

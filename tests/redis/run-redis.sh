@@ -396,10 +396,22 @@ redis-cli -p "$P_PLAIN" -n 5 CONFIG RESETSTAT > /dev/null
 zr=$(calls zrangebyscore)
 ok $([ "${zr:-0}" -gt 0 ] && echo 0 || echo 1) \
     "a filtered query reads the index (${zr:-0} ZRANGEBYSCORE)"
-"$LX" reindex "$UX" > "$LD/ri.out" 2>&1
-ok $? "store_reindex indexes the older records ($(append_out "$LD/ri.out" reindexed))"
+# what reindex must go through: every entry up to the marker's millisecond
+# (the 250 older ones, and the writer's first ones within that millisecond)
+mark=$(redis-cli -p "$P_PLAIN" -n 5 GET kyso:ix:since)
+upto=$(redis-cli -p "$P_PLAIN" -n 5 EVAL "return #redis.call('XRANGE', KEYS[1], '-', ARGV[1])" \
+    1 kyso:decisions "$mark-18446744073709551615")
+"$KYSO" reindex --store "$UX" > "$LD/ri.out" 2>&1
+ok $? "kyso reindex runs: $(head -n 1 "$LD/ri.out")"
+ok $([ "${upto:-0}" -ge 250 ] && echo 0 || echo 1) "$upto records up to the marker, 250 of them older"
+is "$upto" "$(sed -n 's/^kyso reindex: \([0-9]*\) decision records indexed.*/\1/p' "$LD/ri.out")" \
+    "kyso reindex went through every record up to the marker"
 is 0 "$(redis-cli -p "$P_PLAIN" -n 5 GET kyso:ix:since)" "the marker now says: all indexed"
 same_rows "all indexed" "$UXR"
+"$KYSO" reindex --store "file:$LD/rec/store" > "$LD/ri-file.out" 2>&1
+is 2 $? "kyso reindex on a file store: exit 2"
+grep -q "a file store needs none" "$LD/ri-file.out"
+ok $? "kyso reindex on a file store says it needs no indexes"
 redis-cli -p "$P_PLAIN" CONFIG RESETSTAT > /dev/null
 "$KYSO" log --store "$UXR" --sender "$(lx 'e["sender"]["arg"]')" > /dev/null 2>&1
 xr=$(calls xrevrange)

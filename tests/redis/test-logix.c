@@ -8,8 +8,7 @@
  *       (0-based), COUNT of them (all by default), through the store's
  *       writer as the milter does, then close the store (which waits for
  *       the writer).  Prints "# appended=N seconds=S rate=R/s".
- *   test-logix reindex URI
- *       store_reindex; prints "# reindexed=N seconds=S".
+ *       (Older records are indexed with "kyso reindex".)
  *
  * Exit 0 on success, 1 on failure (reason on stderr), 77 on bad usage;
  * without arguments (make check) it says it skips.
@@ -75,21 +74,6 @@ static int cmd_append(const char *uri, const char *path, long first, long count)
     return rc;
 }
 
-/* cmd_reindex - see the header. */
-static int cmd_reindex(const char *uri)
-{
-    char err[512];
-    long long done = 0;
-    kyso_store *s = open_or_die(uri);
-    double t0 = secs();
-    int rc = store_reindex(s, &done, err, sizeof err);
-    printf("# reindexed=%lld seconds=%.3f\n", done, secs() - t0);
-    if (rc < 0)
-        fprintf(stderr, "test-logix: reindex: %s\n", err);
-    store_close(s);
-    return rc < 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 1) {            /* run by make check on its own */
@@ -99,8 +83,6 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "append") == 0)
         return cmd_append(argv[2], argv[3], argc > 4 ? atol(argv[4]) : 0,
                           argc > 5 ? atol(argv[5]) : -1);
-    if (argc == 3 && strcmp(argv[1], "reindex") == 0)
-        return cmd_reindex(argv[2]);
-    fprintf(stderr, "usage: test-logix append URI FILE [FIRST [COUNT]] | reindex URI\n");
+    fprintf(stderr, "usage: test-logix append URI FILE [FIRST [COUNT]]\n");
     return 77;
 }
