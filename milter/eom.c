@@ -60,6 +60,7 @@ typedef struct eom_state {
     const char *notice_why;
     char notice_err[200];
     msign sg;                       /* the organisation signature */
+    int sent_signed;                /* the MTA took the signed body */
     kyso_doc_result sg_doc;         /* the document signing refused, for the notice */
     kyso_doc_decision sg_dec;
     vcache_tally tally;             /* where the verification results came from */
@@ -364,6 +365,8 @@ static void eom_record(eom_state *s)
         .smtp_reply = s->replied ? reply : NULL, .notice_sent = s->notice,
         .notice_why = s->notice_why, .smime = s->checked ? &s->res : NULL,
         .docs = s->pol.docs, .ndocs = s->pol.ndocs,
+        .applied = s->sent_signed ? (const char *const *)s->sg.applied : NULL,
+        .napplied = s->sent_signed ? s->sg.napplied : 0,
         .elapsed_ms = (t1.tv_sec - s->t0.tv_sec) * 1000L + (t1.tv_usec - s->t0.tv_usec) / 1000,
     };
     char line[1024];
@@ -463,6 +466,7 @@ static int eom_replace_body(eom_state *s)
     if (!s->detail[0])
         snprintf(s->detail, sizeof s->detail, "organisation signature applied to %zu "
                  "document(s)", g->nsigned);
+    s->sent_signed = 1;
     return 0;
 }
 

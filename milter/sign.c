@@ -197,6 +197,19 @@ static void replace_content(GMimePart *p, unsigned char *data, size_t n)
     g_object_unref(s);
 }
 
+/* note_applied - add "DOC (key KEY)" to OUT's list of signatures applied,
+ * for the decision record; when out of memory the line is left out (the
+ * audit record of the signature is written all the same). */
+static void note_applied(msign *out, const char *doc, const char *key)
+{
+    char **a = realloc(out->applied, (out->napplied + 1) * sizeof *a);
+    if (a == NULL)
+        return;
+    out->applied = a;
+    if (asprintf(&a[out->napplied], "%s (key %s)", doc, key) >= 0)
+        out->napplied++;
+}
+
 /* sign_token_state - the message state for a pdf_sign failure RC. */
 static msign_state sign_failure_state(int rc)
 {
@@ -251,6 +264,7 @@ static int sign_one(struct sign_walk *w, GMimePart *p, msign *out)
             w->edits = e;
             e[w->nedits++] = (struct sign_edit){ p, signed_pdf, slen, 0, 0, fast };
             out->nsigned++;
+            note_applied(out, out->doc, w->key->name);
         }
     }
     g_byte_array_free(ba, TRUE);
@@ -525,6 +539,11 @@ void msign_free(msign *out)
 {
     free(out->msg);
     out->msg = NULL;
+    for (size_t i = 0; i < out->napplied; i++)
+        free(out->applied[i]);
+    free(out->applied);
+    out->applied = NULL;
+    out->napplied = 0;
     if (out->smime)
         smime_output_free(&out->sm);
     out->smime = 0;

@@ -33,6 +33,8 @@ typedef struct msign {
     int smime;              /* wrapped in multipart/signed: sm holds the header edits */
     smime_output sm;
     size_t nsigned, nkept;  /* PDFs signed; PDFs already carrying our signature */
+    char **applied;         /* one line per PDF signed: "NAME (key KEY)" */
+    size_t napplied;
     kyso_reason reason;     /* MSIGN_REJECT: the reason to give */
     char doc[200];          /* the document concerned, or "" */
     char why[512];          /* one line for the log, the record and the notice */

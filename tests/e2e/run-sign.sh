@@ -168,6 +168,8 @@ jq -s -e --arg h "$sha" '[.[] | select(.event == "signed")][0].sha256_after == $
 ok $? "audit: sha256_after is the SHA-256 of the PDF as delivered"
 jq -e '.action == "accept" and .auth_user == "vanthu"' <<<"$(rec_of "(personal)")" >/dev/null 2>&1
 ok $? "decision record: accept, auth_user vanthu"
+jq -e '.applied == ["cong-van-12.pdf (key org)"]' <<<"$(rec_of "(personal)")" >/dev/null 2>&1
+ok $? "decision record: applied lists the signed document and the key (for kyso report)"
 
 # 2. the same mail on the incoming port, no AUTH (a forged From): not signed
 nsigned() { jq -s '[.[] | select(.event == "signed")] | length' "$audit"; }
@@ -258,8 +260,8 @@ ok $s "token removed: nothing delivered to the recipients"
   -type f 2>/dev/null)" ]
 ok $? "token removed: nothing queued by the signing Postfix"
 jq -s -e '[.[] | select(.subject // "" | contains("(personal)")) | select(.action == "tempfail")] |
-  length >= 4 and all(.smtp_reply | test("^451 "))' "$recs" >/dev/null 2>&1
-ok $? "token removed: each attempt recorded as tempfail with a 451 reply"
+  length >= 4 and all(.smtp_reply | test("^451 ")) and all(.applied == [])' "$recs" >/dev/null 2>&1
+ok $? "token removed: each attempt recorded as tempfail with a 451 reply, nothing applied"
 jq -s -e '[.[] | select(.event == "sign_failed")] | length >= 4' "$audit" >/dev/null 2>&1
 ok $? "token removed: audit sign_failed for each attempt"
 grep -Eq "token .* not present|cannot load PKCS#11 module" "$base/milter.log"
@@ -341,6 +343,14 @@ ok $? "smime=yes: inside, the PDF carries the personal and the organisation sign
 jq -e '.smime.verdict == "valid" or (.smime | tostring | test("valid"))' <<<"$(rec_of "$(python3 -c 'import sys,email; print(email.message_from_binary_file(open(sys.argv[1],"rb"))["Subject"])' "$got" 2>/dev/null)")" >/dev/null 2>&1 ||
   grep -q "smime" "$recs"
 ok $? "smime=yes: the milter's own check of the outgoing message saw the S/MIME signature"
+
+# the yearly report counts the signatures the decision records say were applied
+want=$(jq -s '[.[] | select(.action == "accept") | .applied | length] | add' "$recs")
+rep=$("$kyso" report --store "file:$base/store" --org sotttt.demo.gov.vn --csv 2>"$base/report.err" |
+  awk -F, '$1 == "applied" && $2 ~ /^[0-9]+$/ { print $2 }')
+echo "# kyso report: applied ${rep:-none}; accepted records list $want"
+[ "${want:-0}" -ge 5 ] && [ "$rep" = "$want" ]
+ok $? "kyso report counts the $want organisation signatures applied (records: $want)"
 
 e2e_milter_stop; ok $? "kyso-milter stops cleanly"
 e2e_finish "postfix log" "$pf" "relay log" "$relay"
