@@ -380,16 +380,41 @@ static unsigned char *mime_canon_crlf(const unsigned char *p, size_t n, size_t *
     return d;
 }
 
+/* walk_content_bounds - where leaf O's content lies in the walked buffer
+ * (its parser substream over st->raw): 0 with *from, *to; -1 when O is not
+ * a leaf read in place from that buffer. */
+static int walk_content_bounds(const walk_state *st, GMimeObject *o, size_t *from, size_t *to)
+{
+    GMimeDataWrapper *w = GMIME_IS_PART(o) ? g_mime_part_get_content(GMIME_PART(o)) : NULL;
+    GMimeStream *s = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+    GByteArray *a = s && GMIME_IS_STREAM_MEM(s)
+                        ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s)) : NULL;
+    if (a == NULL || a->data != st->raw || s->bound_start < 0 || s->bound_end < s->bound_start ||
+        (size_t)s->bound_end > st->rawlen)
+        return -1;
+    *from = (size_t)s->bound_start;
+    *to = (size_t)s->bound_end;
+    return 0;
+}
+
 /* walk_signed_bytes - the canonical bytes a PKCS#7 multipart/signed MP
- * signs, from the raw buffer (malloc'd, *len set), or NULL when its first
- * part cannot be found there or memory is short. */
+ * (exactly two parts) signs, from the raw buffer (malloc'd, *len set): the
+ * part right before the signature part, found from where the parser put
+ * the signature, and holding what the parser took for the first part when
+ * that is a leaf.  NULL when they cannot be found or do not agree (the
+ * signature then fails), or memory is short. */
 static unsigned char *walk_signed_bytes(walk_state *st, GMimeMultipart *mp, size_t *len)
 {
     const char *b = g_mime_multipart_get_boundary(mp);
-    size_t off, plen;
+    size_t off, plen, sig_at, sig_end, from, to;
 
-    if (mime_find_first_part(st->raw, st->rawlen, b, &off, &plen) < 0)
+    if (g_mime_multipart_get_count(mp) != 2 ||
+        walk_content_bounds(st, g_mime_multipart_get_part(mp, 1), &sig_at, &sig_end) < 0 ||
+        mime_find_signed_part(st->raw, st->rawlen, b, sig_at, &off, &plen) < 0)
         return NULL;
+    if (walk_content_bounds(st, g_mime_multipart_get_part(mp, 0), &from, &to) == 0 &&
+        (from < off || to > off + plen + 2))
+        return NULL;                /* not the part the parser saw */
     return mime_canon_crlf(st->raw + off, plen, len);
 }
 
@@ -612,31 +637,36 @@ static size_t mime_body_offset(const unsigned char *buf, size_t len)
     return (size_t)-1;
 }
 
-int mime_find_first_part(const unsigned char *buf, size_t len,
-                         const char *boundary, size_t *off, size_t *plen)
+int mime_find_signed_part(const unsigned char *buf, size_t len, const char *boundary,
+                          size_t before, size_t *off, size_t *plen)
 {
     size_t blen = boundary ? strlen(boundary) : 0;
-    size_t p = buf ? mime_body_offset(buf, len) : (size_t)-1, start = (size_t)-1;
+    size_t p = buf ? mime_body_offset(buf, len) : (size_t)-1;
+    size_t start = (size_t)-1, end = (size_t)-1;    /* of the part between the last two */
+    size_t open = (size_t)-1;                       /* after the last delimiter line */
 
-    if (blen == 0 || blen > 200 || p == (size_t)-1)
+    if (blen == 0 || blen > 200 || p == (size_t)-1 || before > len)
         return -1;
-    while (p < len) {
-        const unsigned char *nl = memchr(buf + p, '\n', len - p);
-        size_t e = nl ? (size_t)(nl - buf) : len;
+    while (p < before) {
+        const unsigned char *nl = memchr(buf + p, '\n', before - p);
+        size_t e = nl ? (size_t)(nl - buf) : before;
         int d = mime_delim_line(buf + p, e - p, boundary, blen);
-        if (d != 0 && start != (size_t)-1) {
-            size_t end = p - 1;             /* the LF that ends the part */
-            if (end > start && buf[end - 1] == '\r')
-                end--;
-            *off = start;
-            *plen = end > start ? end - start : 0;
-            return 0;
+        if (d == 1) {
+            if (open != (size_t)-1) {
+                start = open;
+                end = p - 1;                        /* the LF that ends the part */
+                if (end > start && buf[end - 1] == '\r')
+                    end--;
+            }
+            open = e + 1;
+        } else if (d == 2) {
+            start = open = (size_t)-1;              /* that multipart is closed */
         }
-        if (d == 2)
-            return -1;
-        if (d == 1)
-            start = e + 1;
         p = e + 1;
     }
-    return -1;
+    if (start == (size_t)-1)
+        return -1;
+    *off = start;
+    *plen = end > start ? end - start : 0;
+    return 0;
 }

@@ -49,14 +49,18 @@ int mime_walk_entity(const kyso_verifier *v, const unsigned char *buf, size_t le
                      int depth, const char *from, mime_part_fn fn, void *arg,
                      kyso_reason *why, char *detail, size_t dlen);
 
-/* mime_find_first_part - locate in BUF (a message or MIME entity: header,
- * empty line, body) the first body part of the multipart with BOUNDARY,
- * exactly as it appears between its first delimiter line and the next one,
- * without the line break that belongs to that next delimiter (RFC 2046
- * 5.1.1).  Sets *off and *plen and returns 0, or -1 when there is no such
- * part (nothing set).  Linear in LEN. */
-int mime_find_first_part(const unsigned char *buf, size_t len,
-                         const char *boundary, size_t *off, size_t *plen);
+/* mime_find_signed_part - locate in BUF (a message or MIME entity: header,
+ * empty line, body) the body part of the multipart with BOUNDARY that comes
+ * just before offset BEFORE (where the signature part's content starts):
+ * the bytes between the last two delimiter lines before BEFORE, without the
+ * line break that belongs to the second (RFC 2046 5.1.1).  Delimiter lines
+ * earlier in BUF (a preamble or another part quoting the boundary) do not
+ * count, so only the part the parser saw next to the signature is signed
+ * content.  Sets *off and *plen and returns 0, or -1 when there is no such
+ * part or a close delimiter lies between it and BEFORE (nothing set).
+ * Linear in BEFORE. */
+int mime_find_signed_part(const unsigned char *buf, size_t len, const char *boundary,
+                          size_t before, size_t *off, size_t *plen);
 
 /* mime_b64_decode - decode N bytes of base64 in its plain form (the
  * alphabet in lines ended by CR LF or LF, '=' padding only at the end)

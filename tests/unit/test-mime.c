@@ -247,14 +247,23 @@ static void test_smime_bytes(const kyso_verifier *v)
     ok(w.s[0].signed_content == NULL, "signed: only the signature carries signed bytes");
 
     size_t off = 0, plen = 0;
-    static const char crlf[] = "A: b\r\n\r\npre\r\n--x \r\nbody\r\n--xy\r\n\r\n--x--\r\n";
-    ok(mime_find_first_part((const unsigned char *)crlf, sizeof crlf - 1, "x", &off, &plen) == 0 &&
+    static const char crlf[] = "A: b\r\n\r\npre\r\n--x \r\nbody\r\n--xy\r\n\r\n--x\r\nsig\r\n--x--\r\n";
+    size_t sig_at = (size_t)(strstr(crlf, "sig") - crlf);
+    ok(mime_find_signed_part((const unsigned char *)crlf, sizeof crlf - 1, "x", sig_at, &off,
+                             &plen) == 0 &&
        plen == 12 && memcmp(crlf + off, "body\r\n--xy\r\n", 12) == 0,
-       "first part: padding allowed, a longer boundary is not a delimiter");
-    ok(mime_find_first_part((const unsigned char *)crlf, sizeof crlf - 1, "nope", &off, &plen) < 0,
-       "first part: unknown boundary is not found");
-    ok(mime_find_first_part((const unsigned char *)"A: b", 4, "x", &off, &plen) < 0,
-       "first part: no body");
+       "signed part: padding allowed, a longer boundary is not a delimiter");
+    ok(mime_find_signed_part((const unsigned char *)crlf, sizeof crlf - 1, "nope", sig_at, &off,
+                             &plen) < 0,
+       "signed part: unknown boundary is not found");
+    ok(mime_find_signed_part((const unsigned char *)"A: b", 4, "x", 4, &off, &plen) < 0,
+       "signed part: no body");
+    static const char quoted[] = "A: b\r\n\r\n--x\r\nquoted\r\n--x\r\n--x--\r\n"
+                                 "--x\r\nreal\r\n--x\r\nsig\r\n--x--\r\n";
+    ok(mime_find_signed_part((const unsigned char *)quoted, sizeof quoted - 1, "x",
+                             (size_t)(strstr(quoted, "sig") - quoted), &off, &plen) == 0 &&
+       plen == 4 && memcmp(quoted + off, "real", 4) == 0,
+       "signed part: the part next to the signature, not an earlier quoted pair of delimiters");
     log_free(&w);
 }
 
@@ -522,6 +531,24 @@ static void test_smime(kyso_verifier *v)
     snprintf(msg, sizeof msg, fmt, "vanthu@hanoi.gov.vn",
              "Content-Type: text/plain; charset=utf-8\n\nK\xc3\xad s\xe1\xbb\x92\n", b64);
     ok(smime_check(v, msg, &r) == REASON_DIGEST_MISMATCH, "smime: a changed body is digest_mismatch");
+    result_free_doc(&r);
+
+    /* a replay: the genuinely signed part quoted, between delimiter lines
+     * of the same boundary, in a text part before a multipart/signed whose
+     * own first part is other content, with the captured signature */
+    snprintf(msg, sizeof msg,
+             "From: vanthu@hanoi.gov.vn\nSubject: ky so\nMIME-Version: 1.0\n"
+             "Content-Type: multipart/mixed; boundary=\"OUT\"\n\n"
+             "--OUT\nContent-Type: text/plain\n\n------S1\n%s\n------S1\n\n"
+             "--OUT\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
+             " micalg=sha-256; boundary=\"----S1\"\n\n"
+             "------S1\nContent-Type: text/plain\n\nforged text\n"
+             "------S1\nContent-Type: application/pkcs7-signature; name=smime.p7s\n"
+             "Content-Transfer-Encoding: base64\n\n%s\n\n------S1--\n--OUT--\n", body_lf, b64);
+    got = smime_check(v, msg, &r);
+    ok(got == REASON_DIGEST_MISMATCH, "smime: a signature replayed over other content, the "
+       "signed part quoted earlier, is digest_mismatch (%s)",
+       got == REASON__COUNT ? "no smime signature" : reason_name(got));
     result_free_doc(&r);
     free(b64);
 
