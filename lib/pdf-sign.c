@@ -211,6 +211,34 @@ static void field_name(const pdf_fields *fs, char *out, size_t outlen)
     }
 }
 
+/* gen_zero - may the update rewrite OH in place?  An indirect object must
+ * have a number and generation 0 (the update writes "N 0 obj"); a direct
+ * one is rewritten with its holder, unless MUST_BE_INDIRECT. */
+static int gen_zero(qpdf_data q, qpdf_oh oh, int must_be_indirect)
+{
+    if (!qpdf_oh_is_indirect(q, oh))
+        return !must_be_indirect;
+    return qpdf_oh_get_object_id(q, oh) > 0 && qpdf_oh_get_generation(q, oh) == 0;
+}
+
+/* check_updatable - the objects the update may rewrite (the catalog, the
+ * first page and its /Annots, the AcroForm and its /Fields) can be written
+ * as generation 0.  0, or PDFS_EREFUSED with the reason: a file whose
+ * objects were reused with a higher generation would otherwise come out
+ * with its old catalog or page still in force and no signature seen. */
+static int check_updatable(struct upd *u)
+{
+    qpdf_data q = u->d.q;
+    qpdf_oh root = qpdf_get_root(q), af = pdf_get(q, root, "/AcroForm");
+    if (gen_zero(q, root, 1) && gen_zero(q, u->page, 1) &&
+        gen_zero(q, pdf_get(q, u->page, "/Annots"), 0) && gen_zero(q, af, 0) &&
+        (!qpdf_oh_is_dictionary(q, af) || gen_zero(q, pdf_get(q, af, "/Fields"), 0)))
+        return 0;
+    return refuse(u, "the PDF's catalog, first page or form is stored as an object of a "
+                  "generation other than 0, which this signer does not update: save the "
+                  "file again with a PDF tool (e.g. qpdf in.pdf out.pdf) and resend", "");
+}
+
 /* add_unparsed - add OH's value (indirect object NUM) as changed. */
 static int add_unparsed(struct upd *u, int num, qpdf_oh oh)
 {
@@ -335,6 +363,8 @@ static int build_objects(struct upd *u)
     if (get_box(q, inherited(q, u->page, "/CropBox"), page) != 0 &&
         get_box(q, inherited(q, u->page, "/MediaBox"), page) != 0)
         return refuse(u, "the first page has no usable /MediaBox", "");
+    if (check_updatable(u) != 0)
+        return PDFS_EREFUSED;
     if (pdf_fields_collect(&u->d, 32, 10000, &fs, u->err, u->errlen) != 0)
         return PDFS_EREFUSED;
     pdf_sign_time_text(u->r->when, when, sizeof when);

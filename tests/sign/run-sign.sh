@@ -44,6 +44,36 @@ mutool clean "$out/in/field.pdf" "$out/in/field-clean.pdf" 2>/dev/null &&
 ok $? "a document with a visible personal signature (mutool sign)"
 qpdf --encrypt user owner 256 -- "$fx/pdf/plain.pdf" "$out/in/encrypted.pdf" 2>/dev/null
 ok $? "an encrypted PDF (qpdf --encrypt)"
+# one-page files whose catalog or page is generation 1, and one whose
+# catalog sits in the trailer: valid PDF that the signer must refuse, not
+# update as generation 0 (which would leave the old catalog in force)
+python3 - "$out/in" <<'PY'
+import sys
+def pdf(path, cat_gen=0, page_gen=0, direct_root=False):
+    cat = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objs = [(2, 0, b"<< /Type /Pages /Kids [3 %d R] /Count 1 >>" % page_gen),
+            (3, page_gen, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")]
+    if not direct_root:
+        objs.insert(0, (1, cat_gen, cat))
+    b = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offs = {}
+    for n, g, body in objs:
+        offs[n] = (len(b), g)
+        b += b"%d %d obj\n" % (n, g) + body + b"\nendobj\n"
+    x = len(b)
+    b += b"xref\n0 4\n0000000000 65535 f\r\n"
+    for n in (1, 2, 3):
+        b += b"%010d %05d n\r\n" % offs[n] if n in offs else b"0000000000 00001 f\r\n"
+    root = cat if direct_root else b"1 %d R" % cat_gen
+    b += b"trailer\n<< /Size 4 /Root %s /ID [<01><01>] >>\nstartxref\n%d\n%%%%EOF\n" % (root, x)
+    open(path, "wb").write(b)
+d = sys.argv[1]
+pdf(d + "/gen1-catalog.pdf", cat_gen=1)
+pdf(d + "/gen1-page.pdf", page_gen=1)
+pdf(d + "/direct-root.pdf", direct_root=True)
+PY
+qpdf --check "$out/in/gen1-catalog.pdf" >/dev/null 2>&1 && qpdf --check "$out/in/gen1-page.pdf" >/dev/null 2>&1
+ok $? "PDFs whose catalog or page is generation 1 (qpdf --check: fine)"
 # a seal: a red ring on a transparent ground, 120x120 RGBA
 python3 - "$out/in/seal.png" <<'PY'
 import math, struct, sys, zlib

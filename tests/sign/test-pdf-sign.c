@@ -297,6 +297,9 @@ int main(void)
     refused(&req, "bad/truncated.pdf", "complete PDF revision");
     refused(&req, "bad/notapdf.pdf", "complete PDF revision");
     refused(&req, "in/encrypted.pdf", "encrypted");
+    refused(&req, "in/gen1-catalog.pdf", "generation other than 0");
+    refused(&req, "in/gen1-page.pdf", "generation other than 0");
+    refused(&req, "in/direct-root.pdf", "generation other than 0");
 
     /* the token is absent: its code and words come back, nothing is made */
     const unsigned char *p;
