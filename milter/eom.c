@@ -389,11 +389,24 @@ static void eom_sign(eom_state *s)
     const unsigned char *buf;
     size_t len;
     char err[200];
-    if (s->cfg->signer_table == NULL || s->m->spool_failed)
+    if (s->cfg->signer_table == NULL)
         return;
-    if (spool_over(&s->m->spool) || spool_map(&s->m->spool, &buf, &len, err, sizeof err) < 0)
-        return;                 /* eom_check gives these their decision */
-    msign_run(s->ctx, s->m, buf, len, s->from, s->ref, &s->sg);
+    int over = !s->m->spool_failed && spool_over(&s->m->spool);
+    if (!s->m->spool_failed && !over && spool_map(&s->m->spool, &buf, &len, err, sizeof err) == 0) {
+        msign_run(s->ctx, s->m, buf, len, s->from, s->ref, &s->sg);
+    } else if (msign_due(s->m, s->from)) {
+        /* a signature is due but the message cannot be read: never unsigned */
+        s->sg.state = over ? MSIGN_REJECT : MSIGN_TEMPFAIL;
+        s->sg.reason = over ? REASON_LIMIT_EXCEEDED : REASON_INTERNAL_ERROR;
+        if (over)
+            snprintf(s->sg.why, sizeof s->sg.why, "the message is over MaxMessageSize (%zu "
+                     "bytes) and cannot be signed: send the documents in smaller messages",
+                     s->cfg->lim.max_message_size);
+        else
+            snprintf(s->sg.why, sizeof s->sg.why, "the message cannot be read for signing "
+                     "(%s): deferred, never sent unsigned",
+                     s->m->spool_failed ? s->m->spool_err : err);
+    }                           /* else not ours to sign: eom_check decides */
     if (s->sg.state == MSIGN_SIGNED && !s->c->chgbody) {
         s->sg.state = MSIGN_TEMPFAIL;
         snprintf(s->sg.why, sizeof s->sg.why, "the MTA does not allow body changes "

@@ -519,6 +519,13 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
         sign_smime(&w, buf, len, out);
 }
 
+int msign_due(kyso_msg *m, const char *from)
+{
+    msign scratch;
+    memset(&scratch, 0, sizeof scratch);
+    return who_signs(m, from, &scratch) != NULL;
+}
+
 int msign_concerns(const kyso_msg *m)
 {
     const keytable *kt = m->gen->ss ? m->gen->ss->kt : NULL;

@@ -51,6 +51,12 @@ typedef struct msign {
 void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
                const char *from, const char *ref, msign *out);
 
+/* msign_due - would M (header From address FROM) be signed, were its bytes
+ * readable: its AUTH login and FROM match a SignerTable row (and the
+ * service SignDaemonName)?  For the messages that cannot be read, which
+ * must then be refused or deferred, never sent unsigned.  Never fails. */
+int msign_due(kyso_msg *m, const char *from);
+
 /* msign_concerns - may signing have something to do or to log for M:
  * SMTP AUTH was used, or its From is one a SignerTable row covers?  (Then
  * the message must reach end-of-message even where nothing is enforced.) */

@@ -143,6 +143,18 @@ ok $? "token removed: the log says what is wrong with the token"
 mv "$work/hsm/tokens.away" "$work/hsm/tokens"
 stop_milter; ok $? "daemon stops on SIGTERM"
 
+# a signature is due but the message is over MaxMessageSize: refused with
+# the reason, in a flow that is not enforced too (nothing else would stop it)
+cp "$work/kyso-milter.conf" "$work/normal.conf"
+echo "MaxMessageSize 2048" >>"$work/kyso-milter.conf"
+start_milter; ok $? "daemon with MaxMessageSize 2048 listens"
+run_lua "$top_srcdir/tests/sign/sign.lua" SIGN_FIXTURES="$work/mail" SIGN_PHASE=big
+jq -e '.action == "reject" and .reason == "limit_exceeded" and (.detail | test("MaxMessageSize"))
+    and .applied == []' <<<"$(rec QBIG)" >/dev/null
+ok $? "over MaxMessageSize with a signature due: reject, limit_exceeded, nothing applied"
+stop_milter; ok $? "daemon stops on SIGTERM"
+cp "$work/normal.conf" "$work/kyso-milter.conf"
+
 # kyso sign by hand, the same token and tables
 "$top_builddir/milter/kyso" sign -c "$work/kyso-milter.conf" --key org "$fx/pdf/plain.pdf" \
     -o "$work/plain-signed.pdf" 2>"$work/sign.err"

@@ -34,6 +34,11 @@ if phase == "main" then
   send(nil, FROM, RCPT, F .. "/other-org.eml", nil, auth("vanthu", "QSIGN6"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
         "a PDF already signed by another organisation: refused, nothing signed")
+elseif phase == "big" then
+  -- to a citizen: a flow kyso does not enforce, so only the signing looks
+  send(nil, FROM, {"<nguoidan@gmail.example>"}, F .. "/personal.eml", nil, auth("vanthu", "QBIG"))
+  check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
+        "a văn thư's mail over MaxMessageSize, to an unwatched flow: refused, never sent unsigned")
 elseif phase == "absent" then
   send(nil, FROM, RCPT, F .. "/personal.eml", nil, auth("vanthu", "QABSENT"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
