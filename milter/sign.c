@@ -16,6 +16,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "buf.h"
+#include "cert-class.h"
 #include "logmsg.h"
 #include "mime-walk.h"
 #include "sign.h"
@@ -117,28 +118,31 @@ static void audit(struct sign_walk *w, const char *event, const char *doc, const
     audit_d(w, event, doc, why, before, blen, after, alen, NULL);
 }
 
-/* carries_our_signature - does R hold a valid signature by KEY's certificate? */
-static int carries_our_signature(const kyso_doc_result *r, const kt_key *key)
+/* sig_is_ours - was SG made with the certificate ME describes (the same
+ * issuer and serial number: a serial alone may repeat across CAs)? */
+static int sig_is_ours(const kyso_sig_result *sg, const kyso_signer *me)
 {
-    char *serial = NULL;
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(key->cert), NULL);
-    if (bn)
-        serial = BN_bn2hex(bn);
-    BN_free(bn);
-    int found = 0;
-    for (size_t i = 0; serial && i < r->nsigs; i++)
-        found |= r->sigs[i].reason == REASON_OK && r->sigs[i].signer.serial &&
-                 g_ascii_strcasecmp(r->sigs[i].signer.serial, serial) == 0;
-    OPENSSL_free(serial);
-    return found;
+    return sg->signer.serial && sg->signer.issuer && me->serial && me->issuer &&
+           g_ascii_strcasecmp(sg->signer.serial, me->serial) == 0 &&
+           strcmp(sg->signer.issuer, me->issuer) == 0;
 }
 
-/* other_org - the subject of a valid organisation signature in R (called
- * once R is known not to carry ours), or NULL. */
-static const char *other_org(const kyso_doc_result *r)
+/* carries_our_signature - does R hold a valid signature by ME's certificate? */
+static int carries_our_signature(const kyso_doc_result *r, const kyso_signer *me)
 {
     for (size_t i = 0; i < r->nsigs; i++)
-        if (r->sigs[i].reason == REASON_OK && r->sigs[i].signer.cls == CLASS_ORGANISATION)
+        if (r->sigs[i].reason == REASON_OK && sig_is_ours(&r->sigs[i], me))
+            return 1;
+    return 0;
+}
+
+/* other_org - the subject of an organisation signature in R by another
+ * certificate than ME's, valid or not (a tampered copy of another agency's
+ * document is not ours to seal either), or NULL. */
+static const char *other_org(const kyso_doc_result *r, const kyso_signer *me)
+{
+    for (size_t i = 0; i < r->nsigs; i++)
+        if (r->sigs[i].signer.cls == CLASS_ORGANISATION && !sig_is_ours(&r->sigs[i], me))
             return r->sigs[i].signer.subject ? r->sigs[i].signer.subject : "?";
     return NULL;
 }
@@ -152,21 +156,45 @@ static int has_personal(const kyso_doc_result *r)
     return 0;
 }
 
+/* check_failed - the document could not be checked before signing (R's
+ * reason says why): a malformed or oversized one is refused, any other
+ * failure deferred.  Sets OUT; returns -1. */
+static int check_failed(const kyso_doc_result *r, msign *out)
+{
+    int refuse = r->reason == REASON_MALFORMED || r->reason == REASON_LIMIT_EXCEEDED;
+    out->state = refuse ? MSIGN_REJECT : MSIGN_TEMPFAIL;
+    out->reason = refuse ? r->reason : REASON_INTERNAL_ERROR;
+    snprintf(out->why, sizeof out->why, "the document cannot be checked before signing "
+             "(%s%s%s)%s", reason_name(r->reason), r->detail ? ": " : "",
+             r->detail ? r->detail : "", refuse ? "" : ": deferred");
+    return -1;
+}
+
 /*
  * check_pdf - may this PDF be signed?  0 yes; 1 already ours (leave it);
- * -1 no (out->state MSIGN_REJECT with the reason): signed by another
- * organisation, or (personal-first) without a valid personal signature.
+ * -1 no (out->state MSIGN_REJECT with the reason): it cannot be checked
+ * (malformed, over a limit; MSIGN_TEMPFAIL for an internal error), it
+ * carries another organisation's signature (valid or not), or
+ * (personal-first) it has no valid personal signature.
  */
 static int check_pdf(struct sign_walk *w, const char *name, const unsigned char *p, size_t n,
                      msign *out)
 {
     kyso_doc_result r;
+    kyso_signer me = { 0 };
     verify_buffer(&w->m->gen->v, p, n, name, "application/pdf", NULL, 0, &r);
     int rc = 0;
     const char *org;
-    if (carries_our_signature(&r, w->key)) {
+    if (cert_describe(w->m->gen->v.classes, w->key->cert, &me) != 0) {
+        out->state = MSIGN_TEMPFAIL;
+        snprintf(out->why, sizeof out->why, "out of memory");
+        rc = -1;
+    } else if (r.reason == REASON_MALFORMED || r.reason == REASON_LIMIT_EXCEEDED ||
+               r.reason == REASON_INTERNAL_ERROR) {
+        rc = check_failed(&r, out);
+    } else if (carries_our_signature(&r, &me)) {
         rc = 1;
-    } else if ((org = other_org(&r)) != NULL) {
+    } else if ((org = other_org(&r, &me)) != NULL) {
         out->state = MSIGN_REJECT;
         out->reason = REASON_SIGNER_MISMATCH;
         snprintf(out->why, sizeof out->why, "already signed by another organisation (%.300s): "
@@ -181,6 +209,7 @@ static int check_pdf(struct sign_walk *w, const char *name, const unsigned char 
                  reason_name(r.reason), r.detail ? ": " : "", r.detail ? r.detail : "");
         rc = -1;
     }
+    result_free_signer(&me);
     result_free_doc(&r);
     return rc;
 }

@@ -62,8 +62,16 @@ m.set_content("Chuyển tiếp văn bản.\n")
 m.add_attachment(open(sys.argv[1], "rb").read(), maintype="application", subtype="pdf",
                  filename="so-tai-chinh.pdf")
 open(sys.argv[2], "wb").write(bytes(m))
+d = open(sys.argv[1], "rb").read()
+assert d.count(b"Cong van so 123") == 1
+m.replace_header("Subject", "Văn bản của Sở Tài chính, đã sửa")
+m.replace_header("Message-ID", "<other-org-tampered@sign.kyso.test>")
+m.get_payload()[1].set_content(d.replace(b"Cong van so 123", b"Cong van so 124"),
+                               maintype="application", subtype="pdf",
+                               filename="so-tai-chinh.pdf")
+open(sys.argv[2].replace(".eml", "-tampered.eml"), "wb").write(bytes(m))
 PY
-ok $? "a PDF signed by another organisation (openssl cms)"
+ok $? "a PDF signed by another organisation (openssl cms), and a copy changed after signing"
 
 # the token, its PIN file, the tables
 bash "$top_srcdir/tests/sign/mktoken.sh" "$work/hsm" "$fx/pki/org.key" "$fx/pki/org.pem" \
@@ -116,6 +124,9 @@ rec() { jq -s -c "[.[] | select(.queue_id == \"$1\")][0]" "$recs"; }
 jq -e '.action == "reject" and .reason == "signer_mismatch" and
     (.detail | test("another organisation"))' <<<"$(rec QSIGN6)" >/dev/null
 ok $? "a PDF of another organisation: refused (signer_mismatch), never signed over"
+jq -e '.action == "reject" and .reason == "signer_mismatch" and
+    (.detail | test("another organisation"))' <<<"$(rec QSIGN7)" >/dev/null
+ok $? "another organisation's PDF changed after signing (its signature broken): still signer_mismatch"
 jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN2")][0].why ==
     "not authenticated"' "$audit" >/dev/null
 ok $? "audit: the unauthenticated mail is sign_refused, not authenticated"

@@ -34,6 +34,9 @@ if phase == "main" then
   send(nil, FROM, RCPT, F .. "/other-org.eml", nil, auth("vanthu", "QSIGN6"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
         "a PDF already signed by another organisation: refused, nothing signed")
+  send(nil, FROM, RCPT, F .. "/other-org-tampered.eml", nil, auth("vanthu", "QSIGN7"))
+  check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
+        "another organisation's PDF with a broken signature: refused, nothing signed")
 elseif phase == "big" then
   -- to a citizen: a flow kyso does not enforce, so only the signing looks
   send(nil, FROM, {"<nguoidan@gmail.example>"}, F .. "/personal.eml", nil, auth("vanthu", "QBIG"))
