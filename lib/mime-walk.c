@@ -266,8 +266,10 @@ struct _GByteArray *mime_decode_base64_part(struct _GMimeDataWrapper *w, size_t 
         !GMIME_IS_STREAM_MEM(src))
         return NULL;
     GByteArray *raw = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(src));
+    if (raw == NULL)
+        return NULL;
     gint64 from = src->bound_start, to = src->bound_end < 0 ? (gint64)raw->len : src->bound_end;
-    if (raw == NULL || from < 0 || to < from || to > (gint64)raw->len ||
+    if (from < 0 || to < from || to > (gint64)raw->len ||
         (size_t)(to - from) / 4 * 3 > max + 3)
         return NULL;
     size_t n = (size_t)(to - from), outlen = 0;

@@ -195,10 +195,12 @@ static void place_widget(struct upd *u, const pdf_fields *fs, const double page[
     u->rect[3] = y + h;
 }
 
-/* field_name - "KysoOrg", or "KysoOrgN" when taken, into OUT. */
-static void field_name(const pdf_fields *fs, char *out, size_t outlen)
+/* field_name - "KysoOrg", or "KysoOrgN" when taken, into OUT.  0, or -1
+ * when every name up to KysoOrg10000 is taken (pdf_fields_collect stops at
+ * 10,000 fields, so only a file built to collide gets there). */
+static int field_name(const pdf_fields *fs, char *out, size_t outlen)
 {
-    for (int n = 1; n < 10000; n++) {
+    for (int n = 1; n <= 10000; n++) {
         if (n == 1)
             snprintf(out, outlen, "KysoOrg");
         else
@@ -207,8 +209,9 @@ static void field_name(const pdf_fields *fs, char *out, size_t outlen)
         while (i < fs->n && (fs->f[i].name == NULL || strcmp(fs->f[i].name, out) != 0))
             i++;
         if (i == fs->n)
-            return;
+            return 0;
     }
+    return -1;
 }
 
 /* gen_zero - may the update rewrite OH in place?  An indirect object must
@@ -324,13 +327,11 @@ static int add_signature_dict(struct upd *u)
     return rc;
 }
 
-/* add_widget - the signature field merged with its widget, and its
+/* add_widget - the signature field NAME merged with its widget, and its
  * appearance (built by ap_build unless invisible). */
-static int add_widget(struct upd *u, const pdf_fields *fs, const ap_spec *ap, int xobj)
+static int add_widget(struct upd *u, const char *name, const ap_spec *ap, int xobj)
 {
     kyso_buf b = { 0 };
-    char name[32];
-    field_name(fs, name, sizeof name);
     buf_printf(&b, "<</Type/Annot/Subtype/Widget/FT/Sig/T(%s)/V %d 0 R/F 132/P %d 0 R",
                name, u->sig_num, u->page_num);
     buf_printf(&b, "/Rect[%.2f %.2f %.2f %.2f]", u->rect[0], u->rect[1], u->rect[2], u->rect[3]);
@@ -367,6 +368,12 @@ static int build_objects(struct upd *u)
         return PDFS_EREFUSED;
     if (pdf_fields_collect(&u->d, 32, 10000, &fs, u->err, u->errlen) != 0)
         return PDFS_EREFUSED;
+    char fname[32];
+    if (field_name(&fs, fname, sizeof fname) != 0) {
+        pdf_fields_free(&fs);
+        return refuse(u, "the PDF already has fields KysoOrg to KysoOrg10000: no name is free "
+                      "for the signature field", "");
+    }
     pdf_sign_time_text(u->r->when, when, sizeof when);
     ap_spec ap = { u->r->kind, 0, 0, u->r->org_name, when, u->r->doc_number,
                    u->r->seal, u->r->seal_len, u->r->font_path };
@@ -383,7 +390,7 @@ static int build_objects(struct upd *u)
         if (ap_build(&ap, &u->objs, &xobj, u->err, u->errlen) != 0)
             goto out;
     }
-    if (add_signature_dict(u) != 0 || add_widget(u, &fs, visible ? &ap : NULL, xobj) != 0 ||
+    if (add_signature_dict(u) != 0 || add_widget(u, fname, visible ? &ap : NULL, xobj) != 0 ||
         link_widget(u) != 0) {
         snprintf(u->err, u->errlen, "cannot build the update (out of memory?)");
         goto out;

@@ -33,7 +33,12 @@ struct sign_walk {
     GMimeObject *top;
     struct sign_edit *edits;    /* the signed documents, not yet in the message */
     size_t nedits;
+    int too_deep;               /* parts nested deeper than SIGN_MAX_DEPTH */
 };
+
+/* How deep collect_pdfs looks for documents; a message nested deeper is
+ * refused rather than signed in part. */
+#define SIGN_MAX_DEPTH 64
 
 /* One signed document waiting to replace its part's content. */
 struct sign_edit {
@@ -59,7 +64,11 @@ static int part_is_pdf(GMimeObject *o)
  * signature) and those of forwarded messages (not ours to sign). */
 static void collect_pdfs(struct sign_walk *w, GMimeObject *o, int depth)
 {
-    if (depth > 64 || GMIME_IS_MULTIPART_SIGNED(o) || GMIME_IS_MULTIPART_ENCRYPTED(o))
+    if (depth > SIGN_MAX_DEPTH) {
+        w->too_deep = 1;
+        return;
+    }
+    if (GMIME_IS_MULTIPART_SIGNED(o) || GMIME_IS_MULTIPART_ENCRYPTED(o))
         return;
     if (GMIME_IS_MULTIPART(o)) {
         GMimeMultipart *mp = GMIME_MULTIPART(o);
@@ -442,11 +451,14 @@ static void sign_smime(struct sign_walk *w, const unsigned char *buf, size_t len
     if (w->ctx)
         smfi_progress(w->ctx);
     int rc = smime_sign_message(&s, cur, curlen, &out->sm, out->why, sizeof out->why);
+    int have_sm = rc == TOKEN_OK;
     if (rc == TOKEN_OK)
         rc = smime_apply(cur, curlen, &out->sm, &res, &reslen, out->why, sizeof out->why);
     const unsigned char *end = rc == TOKEN_OK ? memmem(res, reslen, "\r\n\r\n", 4) : NULL;
     snprintf(out->doc, sizeof out->doc, "(the message, S/MIME)");
     if (end == NULL) {
+        if (have_sm)
+            smime_output_free(&out->sm);
         out->state = rc == SMIME_EREFUSED ? MSIGN_REJECT : MSIGN_TEMPFAIL;
         out->reason = rc == SMIME_EREFUSED ? REASON_MALFORMED : REASON_INTERNAL_ERROR;
         audit(w, out->state == MSIGN_REJECT ? "sign_refused" : "sign_failed", out->doc,
@@ -462,6 +474,20 @@ static void sign_smime(struct sign_walk *w, const unsigned char *buf, size_t len
     out->smime = 1;
     out->state = MSIGN_SIGNED;
     out->doc[0] = '\0';
+}
+
+/* from_mailboxes - how many addresses the From field value RAW names
+ * (0 when it cannot be parsed). */
+static int from_mailboxes(const char *raw)
+{
+    InternetAddressList *l = raw ? internet_address_list_parse(NULL, raw) : NULL;
+    int n = l ? internet_address_list_length(l) : 0;
+    for (int i = 0; i < n; i++)
+        if (!INTERNET_ADDRESS_IS_MAILBOX(internet_address_list_get_address(l, i)))
+            n = 2;          /* a group: several senders, or none */
+    if (l)
+        g_object_unref(l);
+    return n;
 }
 
 /* who_signs - the key for M, or NULL with OUT's state and why set. */
@@ -483,6 +509,14 @@ static const kt_key *who_signs(kyso_msg *m, const char *from, msign *out)
             out->state = MSIGN_NOT_ALLOWED;
             snprintf(out->why, sizeof out->why, "%s", why ? why : "not allowed");
         }
+        return NULL;
+    }
+    int nmbox = from_mailboxes(m->hdr_from);
+    if (m->nfrom != 1 || nmbox != 1) {
+        out->state = MSIGN_NOT_ALLOWED;
+        snprintf(out->why, sizeof out->why, "%s: which sender is meant is not clear",
+                 m->nfrom != 1 ? "several From header fields"
+                               : "a From header field with several addresses");
         return NULL;
     }
     const char *dn = m->gen->cfg->sign_daemon;
@@ -525,6 +559,14 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
         collect_pdfs(&w, w.top, 0);
     out->state = MSIGN_NONE;
     int failed = 0;
+    if (w.too_deep) {
+        out->state = MSIGN_REJECT;
+        out->reason = REASON_LIMIT_EXCEEDED;
+        snprintf(out->why, sizeof out->why, "the message nests its parts more than %d deep: "
+                 "its documents cannot all be found to be signed", SIGN_MAX_DEPTH);
+        audit(&w, "sign_refused", NULL, out->why, NULL, 0, NULL, 0);
+        failed = 1;
+    }
     for (guint i = 0; i < w.pdfs->len && !failed; i++)
         failed = sign_one(&w, g_ptr_array_index(w.pdfs, i), out) != 0;
     if (!failed && out->nsigned > 0) {

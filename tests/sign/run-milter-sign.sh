@@ -36,6 +36,23 @@ mail("personal-other-from", "khac@sotttt.demo.gov.vn", [("cms-personal.pdf", "co
 mail("plain", "vanthu@sotttt.demo.gov.vn", [("plain.pdf", "chua-ky.pdf")])
 mail("two-pdfs", "vanthu@sotttt.demo.gov.vn",
      [("cms-personal.pdf", "quyet-dinh.pdf"), ("cms-personal.pdf", "phu-luc.pdf")])
+# two From header fields: which sender is meant is not clear
+d = open("%s/personal.eml" % out, "rb").read()
+assert d.count(b"From: vanthu@sotttt.demo.gov.vn\n") == 1
+open("%s/two-from.eml" % out, "wb").write(d.replace(
+    b"From: vanthu@sotttt.demo.gov.vn\n",
+    b"From: vanthu@sotttt.demo.gov.vn\nFrom: khac@sotttt.demo.gov.vn\n"))
+# the PDF 66 multiparts deep: deeper than the signer looks
+import base64
+part = (b"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n"
+        b"Content-Disposition: attachment; filename=sau.pdf\n\n" +
+        base64.encodebytes(open("%s/cms-personal.pdf" % pdf, "rb").read()))
+for i in range(66):
+    part = (b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) + part +
+            b"\n--b%d--\n" % i)
+open("%s/deep.eml" % out, "wb").write(
+    b"From: vanthu@sotttt.demo.gov.vn\nTo: tiepnhan@ubnd.demo.gov.vn\nSubject: sau\n"
+    b"MIME-Version: 1.0\n" + part)
 PY
 
 # a PDF signed (by openssl cms) with the certificate of another organisation
@@ -127,6 +144,12 @@ ok $? "a PDF of another organisation: refused (signer_mismatch), never signed ov
 jq -e '.action == "reject" and .reason == "signer_mismatch" and
     (.detail | test("another organisation"))' <<<"$(rec QSIGN7)" >/dev/null
 ok $? "another organisation's PDF changed after signing (its signature broken): still signer_mismatch"
+jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN8")][0].why |
+    test("several From")' "$audit" >/dev/null
+ok $? "audit: the mail with two From fields is sign_refused, several From header fields"
+jq -e '.action == "reject" and .reason == "limit_exceeded" and (.detail | test("deep"))' \
+    <<<"$(rec QSIGN9)" >/dev/null
+ok $? "a PDF nested deeper than the signer looks: refused (limit_exceeded), not sent unsigned"
 jq -s -e '[.[] | select(.event == "sign_refused" and .queue_id == "QSIGN2")][0].why ==
     "not authenticated"' "$audit" >/dev/null
 ok $? "audit: the unauthenticated mail is sign_refused, not authenticated"

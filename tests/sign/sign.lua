@@ -37,6 +37,12 @@ if phase == "main" then
   send(nil, FROM, RCPT, F .. "/other-org-tampered.eml", nil, auth("vanthu", "QSIGN7"))
   check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
         "another organisation's PDF with a broken signature: refused, nothing signed")
+  send(nil, FROM, RCPT, F .. "/two-from.eml", nil, auth("vanthu", "QSIGN8"))
+  check(mt.getreply(conn) ~= SMFIR_ACCEPT and not mt.eom_check(conn, MT_BODYCHANGE),
+        "two From header fields: not signed")
+  send(nil, FROM, {"<nguoidan@gmail.example>"}, F .. "/deep.eml", nil, auth("vanthu", "QSIGN9"))
+  check(mt.getreply(conn) == SMFIR_REPLYCODE and not mt.eom_check(conn, MT_BODYCHANGE),
+        "a PDF 66 multiparts deep, to an unwatched flow: refused, never sent unsigned")
 elseif phase == "big" then
   -- to a citizen: a flow kyso does not enforce, so only the signing looks
   send(nil, FROM, {"<nguoidan@gmail.example>"}, F .. "/personal.eml", nil, auth("vanthu", "QBIG"))
