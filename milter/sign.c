@@ -22,6 +22,7 @@
 #include "sign.h"
 #include "signset.h"
 #include "smime-sign.h"
+#include "sniff.h"
 #include "verify.h"
 
 struct sign_walk {
@@ -49,14 +50,51 @@ struct sign_edit {
     int decoded_fast;           /* part_bytes decoded that base64 where it lies */
 };
 
-/* part_is_pdf - is P a PDF document by type or name? */
+/* SIGN_SNIFF_HEAD - how much of a part's decoded content part_is_pdf reads
+ * to class it the way the verifier does (sniff_kind looks for "%PDF-" in
+ * the first 1024 bytes, after a CMS wrapper). */
+#define SIGN_SNIFF_HEAD 2048
+
+/* part_head - up to N bytes of P's decoded content from its start, read
+ * through GMime's decoder for its Content-Transfer-Encoding (only as far as
+ * needed) into HEAD; the count, 0 when there is none or it cannot be read. */
+static size_t part_head(GMimePart *p, unsigned char *head, size_t n)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(p);
+    GMimeStream *raw = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
+    if (raw == NULL || g_mime_stream_reset(raw) != 0)
+        return 0;
+    GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(dw);
+    GMimeStream *f = g_mime_stream_filter_new(raw);
+    GMimeFilter *dec = enc == GMIME_CONTENT_ENCODING_BASE64 ||
+                       enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+                       enc == GMIME_CONTENT_ENCODING_UUENCODE
+                           ? g_mime_filter_basic_new(enc, FALSE) : NULL;
+    if (dec)
+        g_mime_stream_filter_add(GMIME_STREAM_FILTER(f), dec);
+    size_t got = 0;
+    ssize_t r;
+    while (got < n && (r = g_mime_stream_read(f, (char *)head + got, n - got)) > 0)
+        got += (size_t)r;
+    if (dec)
+        g_object_unref(dec);
+    g_object_unref(f);
+    g_mime_stream_reset(raw);
+    return got;
+}
+
+/* part_is_pdf - is P a PDF document, as the verifier classes parts: by its
+ * first bytes (a PDF sent as application/octet-stream, or named .bin, is
+ * one), else by its type or name (application/pdf, .pdf)? */
 static int part_is_pdf(GMimeObject *o)
 {
     GMimePart *p = GMIME_PART(o);
-    const char *name = g_mime_part_get_filename(p);
-    size_t n = name ? strlen(name) : 0;
-    return g_mime_content_type_is_type(g_mime_object_get_content_type(o), "application", "pdf") ||
-           (n > 4 && g_ascii_strcasecmp(name + n - 4, ".pdf") == 0);
+    unsigned char head[SIGN_SNIFF_HEAD];
+    size_t n = part_head(p, head, sizeof head);
+    char *ctype = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(o));
+    int pdf = sniff_kind(head, n, g_mime_part_get_filename(p), ctype) == KIND_PDF;
+    g_free(ctype);
+    return pdf;
 }
 
 /* collect_pdfs - the PDF leaves under O, in order, except those inside a

@@ -37,7 +37,7 @@ python3 - "$fx/pdf" "$base/mail" <<'PY'
 import sys
 from email.message import EmailMessage
 pdf, out = sys.argv[1], sys.argv[2]
-def mail(name, frm, src, fn):
+def mail(name, frm, src, fn, subtype="pdf"):
     m = EmailMessage()
     m["From"] = frm
     m["To"] = "tiepnhan@ubnd.demo.gov.vn"
@@ -45,13 +45,16 @@ def mail(name, frm, src, fn):
     m.set_content("Kính gửi Ủy ban nhân dân tỉnh,\nSở xin gửi kèm công văn số 12.\n"
                   "Trân trọng.\n")
     m.add_attachment(open("%s/%s" % (pdf, src), "rb").read(), maintype="application",
-                     subtype="pdf", filename=fn)
+                     subtype=subtype, filename=fn)
     m.add_attachment("Ghi chú: bản chính gửi qua đường bưu điện.\n", filename="ghi-chu.txt")
     open("%s/%s.eml" % (out, name), "wb").write(bytes(m))
 mail("personal", "vanthu@sotttt.demo.gov.vn", "cms-personal.pdf", "cong-van-12.pdf")
 mail("other-from", "khac@sotttt.demo.gov.vn", "cms-personal.pdf", "cong-van-12.pdf")
 mail("plain", "vanthu@sotttt.demo.gov.vn", "plain.pdf", "chua-ky.pdf")
 mail("ours", "vanthu@sotttt.demo.gov.vn", "cms-org.pdf", "da-dong-dau.pdf")
+# a PDF the mail client sent as application/octet-stream, named .bin
+mail("octet", "vanthu@sotttt.demo.gov.vn", "cms-personal.pdf", "cong-van-12.bin",
+     "octet-stream")
 PY
 
 # the token, its PIN file, the tables
@@ -294,6 +297,13 @@ got=$(pf_wait_mail "$pf" nguoidan@gmail.example 1 20 2>/dev/null | head -1)
 [ -n "$got" ] && pdf_of "$got" cong-van-12.pdf "$base/got/outside.pdf" &&
   verify_two "$base/got/outside.pdf"
 ok $? "vanthu to an address outside EnforceDomains (flow not watched): signed all the same"
+# 6b. a PDF sent as application/octet-stream named .bin is a PDF by its bytes,
+# for the signer as for the verifier
+r=$(send_mail "$base/mail/octet.eml" "$sub" "$VT" nguoidan2@gmail.example auth)
+got=$(pf_wait_mail "$pf" nguoidan2@gmail.example 1 20 2>/dev/null | head -1)
+[ -n "$got" ] && pdf_of "$got" cong-van-12.bin "$base/got/octet.pdf" &&
+  verify_two "$base/got/octet.pdf"
+ok $? "a PDF sent as application/octet-stream, named .bin: signed ($r)"
 # 7. an S/MIME-signed message (the personal key) around multipart/mixed:
 # its PDF is inside multipart/signed and must be left alone
 python3 - "$base/mail/personal.eml" "$base/mail/inner.eml" <<'PY'
