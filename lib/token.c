@@ -25,7 +25,18 @@
  * drops the last of its two references.  After any failure the thread
  * releases everything, down to PKCS11_CTX_unload: modules such as SoftHSM2
  * look for tokens only in C_Initialize, so a token that comes back is
- * found by the next request.  A login refused for any reason other than a
+ * found by the next request.
+ *
+ * C_Initialize, C_CloseAllSessions and C_Finalize act on the whole process,
+ * so handles on the same module (several keys, or the next configuration's
+ * during a reload) affect each other: every libp11 call holds tk_p11_rw, to
+ * read while attached handles sign side by side, to write while one
+ * attaches (loading the module; up to its first signature) or releases it,
+ * which ends the others' sessions (their next signature fails and is tried
+ * again at once, logged in afresh).  A handle
+ * whose token or key is not there, while other handles use its module,
+ * looks again only every TOKEN_SHARED_RETRY_MS, so that it does not end
+ * their sessions for every message.  A login refused for any reason other than a
  * missing token latches pin_bad: the PIN is never presented again by this
  * handle (tokens lock after a few wrong PINs); the caller reloads.
  *
@@ -64,6 +75,7 @@
 #define TOKEN_MSG           512
 #define TOKEN_P11KIT_PROXY  "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
 #define TOKEN_SOFTHSM       "/usr/lib/softhsm/libsofthsm2.so"
+#define TOKEN_SHARED_RETRY_MS 30000     /* see the file comment */
 
 /* The CK_RV values (PKCS#11 2.40) that libp11 leaves as ERR reasons. */
 #define TK_CKR_GENERAL_ERROR            0x05UL
@@ -82,6 +94,7 @@
 #define TK_CKR_SESSION_HANDLE_INVALID   0xB3UL
 #define TK_CKR_TOKEN_NOT_PRESENT        0xE0UL
 #define TK_CKR_TOKEN_NOT_RECOGNIZED     0xE1UL
+#define TK_CKR_USER_ALREADY_LOGGED_IN   0x100UL
 #define TK_CKR_USER_NOT_LOGGED_IN       0x101UL
 #define TK_CKR_USER_PIN_NOT_INITIALIZED 0x102UL
 
@@ -139,6 +152,9 @@ struct token {
     PKCS11_SLOT *slot;
     int logged_in;
     EVP_PKEY *key;
+    int absent;                 /* the last attach found no token or no key */
+    long long retry_at_ms;      /* shared module: do not look before (CLOCK_MONOTONIC) */
+    char retry_msg[TOKEN_MSG];  /* the answer until then */
 };
 
 /* ================================================================ helpers */
@@ -698,9 +714,80 @@ static int token_file_load(token *t, const char *path, char *err, size_t errlen)
 
 /* ======================================================= the signer thread */
 
-/* token_p11_release - log out, drop the key, the slots and the module.
- * Signer thread only; safe on a partly attached token. */
-static void token_p11_release(token *t)
+/* ============================================================ modules */
+
+/* How many handles have each module (by path) loaded: changed with
+ * tk_p11_rw held to write.  The entries live as long as the process. */
+typedef struct tk_module {
+    struct tk_module *next;
+    char *path;
+    int loaded;
+} tk_module;
+
+static tk_module *tk_modules;
+static pthread_rwlock_t tk_p11_rw;
+static pthread_once_t tk_p11_once = PTHREAD_ONCE_INIT;
+
+/* tk_p11_rw_init - tk_p11_rw, writers first (so that a release or a load
+ * is not starved by signing). */
+static void tk_p11_rw_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&tk_p11_rw, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+/* tk_p11_lock - hold tk_p11_rw to write (WRITE) or to read. */
+static void tk_p11_lock(int write)
+{
+    pthread_once(&tk_p11_once, tk_p11_rw_init);
+    if (write)
+        pthread_rwlock_wrlock(&tk_p11_rw);
+    else
+        pthread_rwlock_rdlock(&tk_p11_rw);
+}
+
+static void tk_p11_unlock(void)
+{
+    pthread_rwlock_unlock(&tk_p11_rw);
+}
+
+/* tk_module_count - add DELTA to the handles that have PATH loaded (with
+ * tk_p11_rw held to write, or to read for DELTA 0) and return the count;
+ * 0 when out of memory (as if no other handle had it). */
+static int tk_module_count(const char *path, int delta)
+{
+    tk_module *m;
+    for (m = tk_modules; m != NULL && strcmp(m->path, path) != 0; m = m->next)
+        ;
+    if (m == NULL && delta > 0 && (m = calloc(1, sizeof *m)) != NULL) {
+        if ((m->path = strdup(path)) == NULL) {
+            free(m);
+            return 0;
+        }
+        m->next = tk_modules;
+        tk_modules = m;
+    }
+    if (m == NULL)
+        return 0;
+    m->loaded += delta;
+    return m->loaded;
+}
+
+/* token_mono_ms - CLOCK_MONOTONIC in ms. */
+static long long token_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* token_p11_drop - log out, drop the key, the slots and the module; the
+ * caller holds tk_p11_rw to write.  Signer thread only; safe on a partly
+ * attached token. */
+static void token_p11_drop(token *t)
 {
     EVP_PKEY_free(t->key);
     t->key = NULL;
@@ -715,16 +802,26 @@ static void token_p11_release(token *t)
     if (t->ctx != NULL) {
         PKCS11_CTX_unload(t->ctx);
         PKCS11_CTX_free(t->ctx);
+        tk_module_count(t->module, -1);
     }
     t->ctx = NULL;
     ERR_clear_error();
 }
 
-/* token_p11_load - load the module and list its slots.  TOKEN_OK, or
- * TOKEN_ETEMP with what to check in ERR. */
-static int token_p11_load(token *t, char *err, size_t errlen)
+/* token_p11_release - token_p11_drop with tk_p11_rw taken to write. */
+static void token_p11_release(token *t)
+{
+    tk_p11_lock(1);
+    token_p11_drop(t);
+    tk_p11_unlock();
+}
+
+/* token_p11_ctx - load the module (the caller holds tk_p11_rw to write).
+ * TOKEN_OK, or TOKEN_ETEMP with what to check in ERR. */
+static int token_p11_ctx(token *t, char *err, size_t errlen)
 {
     char why[256];
+    int rc = TOKEN_OK;
 
     if ((t->ctx = PKCS11_CTX_new()) == NULL) {
         token_errf(err, errlen, "cannot set up libp11 (out of memory?)");
@@ -737,8 +834,19 @@ static int token_p11_load(token *t, char *err, size_t errlen)
         token_errf(err, errlen, "cannot load PKCS#11 module %s (%s): check that it is "
                    "installed, that its configuration is readable, and its log", t->module,
                    why);
-        return TOKEN_ETEMP;
+        rc = TOKEN_ETEMP;
+    } else {
+        tk_module_count(t->module, 1);
     }
+    return rc;
+}
+
+/* token_p11_load - list the slots of the loaded module.  TOKEN_OK, or
+ * TOKEN_ETEMP with what to check in ERR. */
+static int token_p11_load(token *t, char *err, size_t errlen)
+{
+    char why[256];
+
     if (PKCS11_enumerate_slots(t->ctx, &t->slots, &t->nslots) < 0) {
         token_errf(err, errlen, "PKCS#11 module %s cannot list its slots (%s): check the "
                    "reader and the module's log", t->module, token_reason(why, sizeof why));
@@ -804,6 +912,7 @@ static int token_p11_find(token *t, char *err, size_t errlen)
             return TOKEN_OK;
         }
     }
+    t->absent = 1;
     token_errf(err, errlen, "%s not present in module %s: insert it or check KeyTable key=%s"
                " (tokens present: %s)", t->what, t->module, t->shown,
                token_present_list(t, present, sizeof present));
@@ -880,6 +989,13 @@ static int token_p11_login(token *t, char *err, size_t errlen)
         return TOKEN_OK;
     }
     rv = token_ckr_last();
+    if (rv == TK_CKR_USER_ALREADY_LOGGED_IN) {
+        /* another handle of this process (another key on the token, or the
+         * next configuration's) has logged the user in: that login is ours */
+        t->logged_in = 1;
+        ERR_clear_error();
+        return TOKEN_OK;
+    }
     if (token_login_transient(rv)) {
         token_errf(err, errlen, "%s left during login (%s): insert it; signing resumes by "
                    "itself", t->what, token_reason(why, sizeof why));
@@ -915,6 +1031,7 @@ static int token_p11_key(token *t, char *err, size_t errlen)
     for (i = 0; i < n && !token_key_match(t, &keys[i]); i++)
         ;
     if (i == n) {
+        t->absent = 1;
         token_errf(err, errlen, "no private key with %s on %s (%u private key%s there): "
                    "import it or fix object=/id= in KeyTable key=%s",
                    token_key_describe(&t->uri, kd, sizeof kd), t->what, n,
@@ -930,20 +1047,38 @@ static int token_p11_key(token *t, char *err, size_t errlen)
     return TOKEN_OK;
 }
 
-/* token_p11_attach - module, token, login, key.  TOKEN_OK, or a TOKEN_E*
- * code with what to do in ERR, everything released again. */
+/* token_p11_attach - module, token, login, key, with tk_p11_rw held to
+ * write (C_Initialize must not meet another call; and no other handle can
+ * finalise the module between the attach and the first signature).
+ * TOKEN_OK, or a TOKEN_E* code with what to do in ERR, everything released
+ * again.  When the token or the key was not there and other handles use
+ * the module, the next look waits TOKEN_SHARED_RETRY_MS (the answer until
+ * then is this one). */
 static int token_p11_attach(token *t, char *err, size_t errlen)
 {
-    int rc = token_p11_load(t, err, errlen);
-
+    long long now = token_mono_ms();
+    if (now < t->retry_at_ms) {
+        token_errf(err, errlen, "%s", t->retry_msg);
+        return TOKEN_ETEMP;
+    }
+    int rc = token_p11_ctx(t, err, errlen);
+    t->absent = 0;
+    if (rc == TOKEN_OK)
+        rc = token_p11_load(t, err, errlen);
     if (rc == TOKEN_OK)
         rc = token_p11_find(t, err, errlen);
     if (rc == TOKEN_OK)
         rc = token_p11_login(t, err, errlen);
     if (rc == TOKEN_OK)
         rc = token_p11_key(t, err, errlen);
-    if (rc != TOKEN_OK)
-        token_p11_release(t);
+    if (rc == TOKEN_OK)
+        return rc;
+    token_p11_drop(t);
+    if (t->absent && tk_module_count(t->module, 0) > 0) {
+        t->retry_at_ms = now + TOKEN_SHARED_RETRY_MS;
+        snprintf(t->retry_msg, sizeof t->retry_msg, "%.*s (looked for again within %d s)",
+                 (int)sizeof t->retry_msg - 40, err, TOKEN_SHARED_RETRY_MS / 1000);
+    }
     return rc;
 }
 
@@ -954,12 +1089,19 @@ static int token_p11_try(token *t, token_req *r)
     char why[256];
     int rc;
 
-    if (t->key == NULL && (rc = token_p11_attach(t, r->err, sizeof r->err)) != TOKEN_OK)
+    int attach = t->key == NULL;
+    tk_p11_lock(attach);
+    if (attach && (rc = token_p11_attach(t, r->err, sizeof r->err)) != TOKEN_OK) {
+        tk_p11_unlock();
         return rc;
-    if ((rc = token_pkey_usable(t, t->key, r->pss, r->err, sizeof r->err)) != TOKEN_OK)
+    }
+    if ((rc = token_pkey_usable(t, t->key, r->pss, r->err, sizeof r->err)) != TOKEN_OK) {
+        tk_p11_unlock();
         return rc;
-    if (token_pkey_sign(t->key, r->pss, r->tbs, r->len, &r->sig, &r->siglen,
-                        why, sizeof why) == 0)
+    }
+    rc = token_pkey_sign(t->key, r->pss, r->tbs, r->len, &r->sig, &r->siglen, why, sizeof why);
+    tk_p11_unlock();
+    if (rc == 0)
         return TOKEN_OK;
     token_p11_release(t);
     snprintf(r->err, sizeof r->err, "signing with %s failed (%s): the module is reset and "

@@ -266,6 +266,7 @@ static void test_wrong_pin(void)
 typedef struct worker {
     token *t;
     int n, good;
+    char first_err[300];        /* the first failure's message */
 } worker;
 
 static void *work(void *arg)
@@ -274,9 +275,12 @@ static void *work(void *arg)
     char err[1024];
     int i, good;
 
-    for (i = 0; i < w->n; i++)
+    for (i = 0; i < w->n; i++) {
         if (sign(w->t, i % 2, 30000, err, sizeof err, &good) == TOKEN_OK && good)
             w->good++;
+        else if (w->first_err[0] == '\0')
+            snprintf(w->first_err, sizeof w->first_err, "%.290s", err);
+    }
     return NULL;
 }
 
@@ -294,7 +298,7 @@ static void test_threads(void)
         return;
     }
     for (i = 0; i < 8; i++) {
-        w[i].t = t, w[i].n = 50, w[i].good = 0;
+        w[i].t = t, w[i].n = 50, w[i].good = 0, w[i].first_err[0] = '\0';
         pthread_create(&th[i], NULL, work, &w[i]);
     }
     for (i = 0; i < 8; i++) {
@@ -305,6 +309,44 @@ static void test_threads(void)
     ok(good == 400, "8 threads x 50 signatures: %d verify (%lld ms)", good, mono_ms() - t0);
     if (spy != NULL && before >= 0)
         ok(spy_logins() - before == 1, "one C_Login for all 400 (%d)", spy_logins() - before);
+}
+
+/*
+ * test_shared_module - two keys on the same module, one of them on a token
+ * that is not there: every signature of the other must still succeed.
+ * C_Initialize and C_Finalize act on the whole process; a handle that reset
+ * the module after each failure would finalise it under the other's feet.
+ */
+static void test_shared_module(void)
+{
+    worker good_w = { 0 }, absent_w = { 0 };
+    pthread_t g, a;
+    char err[1024];
+    token *t = open_or_note(URI_ORG, module, pin);
+    token *gone = token_open("pkcs11:token=Not%20Here;object=org;type=private", module, pin,
+                             err, sizeof err);
+
+    if (t == NULL || gone == NULL) {
+        ok(0, "token_open for the shared module (%s)", err);
+        token_close(t);
+        token_close(gone);
+        return;
+    }
+    good_w.t = t, good_w.n = 200;
+    absent_w.t = gone, absent_w.n = 200;
+    pthread_create(&g, NULL, work, &good_w);
+    pthread_create(&a, NULL, work, &absent_w);
+    pthread_join(g, NULL);
+    pthread_join(a, NULL);
+    ok(good_w.good == 200 && absent_w.good == 0, "a key on a token that is not there, tried "
+       "200 times alongside: the other key's 200 signatures all verify (%d; absent: %d)",
+       good_w.good, absent_w.good);
+    if (good_w.first_err[0])
+        printf("# the other key's first failure: %s\n", good_w.first_err);
+    token_close(gone);
+    ok(sign(t, 0, 30000, err, sizeof err, &good_w.good) == TOKEN_OK,
+       "the other key still signs once that handle is closed (%s)", err);
+    token_close(t);
 }
 
 /* move - rename FROM to TO, reporting failures. */
@@ -518,6 +560,7 @@ int main(void)
     test_absent();
     test_wrong_pin();
     test_threads();
+    test_shared_module();
     test_removed();
     test_stalled();
     test_files();
