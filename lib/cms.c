@@ -334,6 +334,17 @@ static int cms_digest_spans(const EVP_MD *md, const kyso_span *spans, size_t n,
     return ok ? 0 : -1;
 }
 
+/* cms_digest_nid - the digest OBJ names, as the NID of the digest itself:
+ * a signature algorithm OID given as digestAlgorithm (sha1WithRSAEncryption,
+ * which OpenSSL maps to SHA-1) counts as its digest, so that the policy on
+ * weak digests sees SHA-1 or MD5 whatever OID names them.  NID_undef when
+ * OpenSSL has no such digest. */
+static int cms_digest_nid(const ASN1_OBJECT *obj)
+{
+    const EVP_MD *evp = obj != NULL ? EVP_get_digestbyobj(obj) : NULL;
+    return evp != NULL ? EVP_MD_get_type(evp) : NID_undef;
+}
+
 /* cms_check_digest - does the hash of the job's spans, with SI's digest
  * algorithm, equal the messageDigest MD?  Returns REASON_OK,
  * REASON_DIGEST_MISMATCH (REASON_TIMESTAMP_INVALID for a token), or
@@ -462,7 +473,7 @@ static kyso_reason cms_check_algorithms(cms_job *j, CMS_SignerInfo *si, X509 *si
     CMS_SignerInfo_get0_algs(si, NULL, NULL, &alg, NULL);
     if (alg != NULL)
         X509_ALGOR_get0(&obj, NULL, NULL, alg);
-    if (trust_check_digest(j->v, OBJ_obj2nid(obj), "signature digest", j->detail,
+    if (trust_check_digest(j->v, cms_digest_nid(obj), "signature digest", j->detail,
                            sizeof(j->detail)) != REASON_OK)
         return REASON_WEAK_ALGORITHM;
     return trust_check_key(j->v, X509_get0_pubkey(signer), "signer certificate",
@@ -945,7 +956,7 @@ static kyso_reason cms_check_imprint(cms_job *j, TS_TST_INFO *tst,
         || CRYPTO_memcmp(ASN1_STRING_get0_data(msg), h, hlen) != 0)
         return cms_fail(j, REASON_DIGEST_MISMATCH, "time-stamp message imprint (%s) "
                         "differs from the document hash", OBJ_nid2sn(OBJ_obj2nid(obj)));
-    if (trust_check_digest(j->v, OBJ_obj2nid(obj), "time-stamp imprint", j->detail,
+    if (trust_check_digest(j->v, cms_digest_nid(obj), "time-stamp imprint", j->detail,
                            sizeof(j->detail)) != REASON_OK)
         return REASON_WEAK_ALGORITHM;
     return REASON_OK;

@@ -132,6 +132,27 @@ static kyso_reason verify(kyso_verifier *v, const unsigned char *der, int len,
 }
 
 /* expect - one detached case, with its signature freed afterwards. */
+/* alias_digest - DER (freed) with signer 0's digestAlgorithm renamed to
+ * NID (a signature algorithm OID that OpenSSL maps to the same digest);
+ * the new DER, *len updated. */
+static unsigned char *alias_digest(unsigned char *der, int *len, int nid)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, *len);
+    X509_ALGOR *dig = NULL;
+    unsigned char *out = NULL;
+
+    if (cms == NULL)
+        pki_die("d2i_CMS_ContentInfo");
+    CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0), NULL, NULL,
+                             &dig, NULL);
+    X509_ALGOR_set0(dig, OBJ_nid2obj(nid), V_ASN1_UNDEF, NULL);
+    *len = i2d_CMS_ContentInfo(cms, &out);
+    CMS_ContentInfo_free(cms);
+    OPENSSL_free(der);
+    return out;
+}
+
 static void expect(kyso_verifier *v, unsigned char *der, int len, const char *buf,
                    unsigned flags, kyso_reason want, const char *what)
 {
@@ -171,6 +192,10 @@ static void test_detached(kyso_verifier *v)
     expect(v, der, len, buf, 0, REASON_BAD_SIGNATURE, "signature value corrupted");
     der = sign(leaf, NULL, EVP_sha1(), CMS_DETACHED, signed_data, 0, &len);
     expect(v, der, len, buf, 0, REASON_WEAK_ALGORITHM, "SHA-1 digest");
+    der = sign(leaf, NULL, EVP_sha1(), CMS_DETACHED, signed_data, 0, &len);
+    der = alias_digest(der, &len, NID_sha1WithRSAEncryption);
+    expect(v, der, len, buf, 0, REASON_WEAK_ALGORITHM,
+           "SHA-1 named by sha1WithRSAEncryption as the digest algorithm");
     der = sign(badku, NULL, EVP_sha256(), CMS_DETACHED, signed_data, 0, &len);
     expect(v, der, len, buf, 0, REASON_BAD_KEY_USAGE, "keyEncipherment/serverAuth leaf");
     der = sign(leaf, badku, EVP_sha256(), CMS_DETACHED, signed_data, 0, &len);
