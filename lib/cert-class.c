@@ -196,11 +196,13 @@ kyso_cert_class cert_classify(const kyso_class_rules *rules, X509 *cert)
         if (class_rule_matches(&rules->v[i], cert))
             return rules->v[i].cls;
     subj = X509_get_subject_name(cert);
-    if (class_name_has_prefix(subj, NID_userId, "MST:", 0))
-        return CLASS_ORGANISATION;
+    /* a person's identity number first: the certificate of an agency's
+     * employee often carries the agency's tax code (MST) too */
     if (class_name_has_prefix(subj, NID_userId, "CMND:", 0)
         || class_name_has_prefix(subj, NID_userId, "CCCD:", 0))
         return CLASS_PERSONAL;
+    if (class_name_has_prefix(subj, NID_userId, "MST:", 0))
+        return CLASS_ORGANISATION;
     cn = class_first_utf8(subj, NID_commonName);
     email = cert_email(cert);
     org = cn != NULL && email == NULL

@@ -305,6 +305,11 @@ static void test_classes(pki *p)
        "UID CMND: is personal");
     ok(cls(p, r, "CN=Trần Thị Bình/UID=CCCD:001099012345", NULL) == CLASS_PERSONAL,
        "UID CCCD: is personal");
+    ok(cls(p, NULL, "CN=Nguyễn Văn B/O=Sở Nội vụ/UID=CCCD:001085099999/UID=MST:4200123456",
+           NULL) == CLASS_PERSONAL &&
+       cls(p, NULL, "CN=Nguyễn Văn B/UID=MST:4200123456/UID=CMND:123456789", NULL)
+           == CLASS_PERSONAL,
+       "an employee's certificate with the agency's MST and a CCCD/CMND is personal");
     ok(cls(p, NULL, "CN=Sở Tư pháp/O=Sở Tư pháp", NULL) == CLASS_ORGANISATION,
        "CN equal to O without e-mail is an organisation");
     ok(cls(p, NULL, "CN=Sở Tư pháp/O=Sở Tư pháp", san) == CLASS_UNKNOWN,
