@@ -135,18 +135,41 @@ static const kyso_doc_result *find_att(const kyso_doc_result *msg, const char *n
     return NULL;
 }
 
-/* pairs_with_file - is D a NAME.p7s whose NAME is also in the message? */
+/* count_att - how many attachments of MSG are named NAME SUFFIX. */
+static size_t count_att(const kyso_doc_result *msg, const char *name, const char *suffix)
+{
+    size_t n = strlen(name), s = strlen(suffix), k = 0;
+    for (size_t i = 0; i < msg->natts; i++) {
+        const char *an = msg->atts[i].name;
+        k += an && strlen(an) == n + s && strncmp(an, name, n) == 0 &&
+             strcasecmp(an + n, suffix) == 0;
+    }
+    return k;
+}
+
+/* p7s_for - the detached NAME.p7s whose result stands for attachment D,
+ * or NULL: only when the message holds exactly one part of D's name and
+ * one NAME.p7s (with several, which one it signed is not known, and a
+ * signature must not vouch for a file it was not checked against). */
+static const kyso_doc_result *p7s_for(const kyso_doc_result *msg, const kyso_doc_result *d)
+{
+    if (d->name == NULL || count_att(msg, d->name, "") != 1 ||
+        count_att(msg, d->name, ".p7s") != 1)
+        return NULL;
+    return find_att(msg, d->name, ".p7s");
+}
+
+/* pairs_with_file - is D the one NAME.p7s of the message, with exactly one
+ * part named NAME (whose result it then stands in, see p7s_for)? */
 static int pairs_with_file(const kyso_doc_result *msg, const kyso_doc_result *d)
 {
     size_t n = d->name ? strlen(d->name) : 0;
     if (d->kind != KIND_P7S || n <= 4 || strcasecmp(d->name + n - 4, ".p7s") != 0)
         return 0;
-    for (size_t i = 0; i < msg->natts; i++) {
-        const char *an = msg->atts[i].name;
-        if (an && strlen(an) == n - 4 && strncmp(an, d->name, n - 4) == 0)
-            return 1;
-    }
-    return 0;
+    char *base = strndup(d->name, n - 4);
+    int one = base != NULL && count_att(msg, base, "") == 1 && count_att(msg, base, ".p7s") == 1;
+    free(base);
+    return one;
 }
 
 /* count_classes - valid signatures of D by class, added to *org, *pers. */
@@ -238,7 +261,7 @@ static kyso_action unknown_action(const kyso_config *c, const kyso_doc_result *d
 static void decide_doc(const kyso_config *c, const kyso_doc_result *msg,
                        const kyso_doc_result *d, kyso_doc_decision *dd, const seen_ctx *sc)
 {
-    const kyso_doc_result *p7s = d->name ? find_att(msg, d->name, ".p7s") : NULL;
+    const kyso_doc_result *p7s = p7s_for(msg, d);
     kyso_reason r = d->reason;
     dd->doc = d;
     if (pairs_with_file(msg, d)) {

@@ -197,6 +197,20 @@ static void test_decide(void)
        "x.pdf with a failing x.pdf.p7s: the signature's failure is the reason");
     policy_free(&p);
     free_docs(pair, 2);
+    /* a second attachment named x.pdf beside a genuine pair: the .p7s was
+     * checked against one of them only, so it vouches for neither */
+    kyso_doc_result dup[3];
+    doc(&dup[0], "x.pdf", KIND_PDF, REASON_UNSIGNED, -1);
+    doc(&dup[1], "x.pdf", KIND_PDF, REASON_UNSIGNED, -1);
+    doc(&dup[2], "x.pdf.p7s", KIND_P7S, REASON_OK, CLASS_ORGANISATION);
+    msg.atts = dup;
+    msg.natts = 3;
+    policy_decide(c, &msg, &p);
+    ok(p.action == ACTION_REJECT && p.docs[0].reason == REASON_UNSIGNED &&
+       p.docs[1].reason == REASON_UNSIGNED,
+       "two parts named x.pdf and one valid x.pdf.p7s: neither is valid, rejected");
+    policy_free(&p);
+    free_docs(dup, 3);
     free_docs(atts, 4);
     config_free(c);
 }
