@@ -304,7 +304,7 @@ kyso_reason crl_dp_check(const kyso_verifier *v, X509 *cert, X509 *issuer, time_
 }
 
 kyso_reason crl_check_der(const kyso_verifier *v, const unsigned char *der, size_t len,
-                          X509 *cert, X509 *issuer, time_t at, time_t now,
+                          X509 *cert, X509 *issuer, time_t at, time_t now, int *before,
                           char *detail, size_t dlen)
 {
     X509_CRL *crl = crl_parse(der, len, detail, dlen);
@@ -319,6 +319,10 @@ kyso_reason crl_check_der(const kyso_verifier *v, const unsigned char *der, size
         snprintf(detail, dlen, "embedded CRL does not verify or does not cover the signing time");
     else
         r = trust_crl_entry(crl, cert, at, "embedded CRL", detail, dlen);
+    time_t this_up;
+    if (before)
+        *before = r == REASON_OK && (trust_time_of(X509_CRL_get0_lastUpdate(crl), &this_up) < 0
+                                     || this_up + tol < at);
     ERR_clear_error();
     X509_CRL_free(crl);
     return r;

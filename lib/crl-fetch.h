@@ -33,10 +33,13 @@ kyso_reason crl_dp_check(const struct kyso_verifier *v, X509 *cert, X509 *issuer
  * parse, be signed by ISSUER for CERT's issuer, be in scope and have been
  * current at AT (nextUpdate not before AT minus the tolerance) and issued
  * by NOW.  REASON_OK, REASON_CERT_REVOKED or REASON_REVOCATION_UNKNOWN
- * (unusable: DETAIL says why).
+ * (unusable: DETAIL says why).  *BEFORE (may be NULL) is set when the
+ * answer is REASON_OK from a CRL made before AT (minus the tolerance): an
+ * old CRL a signer chose could predate the revocation of its key, so the
+ * caller lets another source that says revoked win over it.
  */
 kyso_reason crl_check_der(const struct kyso_verifier *v, const unsigned char *der, size_t len,
-                          X509 *cert, X509 *issuer, time_t at, time_t now,
+                          X509 *cert, X509 *issuer, time_t at, time_t now, int *before,
                           char *detail, size_t dlen);
 
 /* crl_parse - LEN bytes of DER (or PEM) as one CRL, or NULL with why. */

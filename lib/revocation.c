@@ -91,10 +91,12 @@ static void rev_note(char *note, size_t len, const char *what)
 }
 
 /* rev_embedded - the embedded data about CERT: a decided reason, or
- * REASON_REVOCATION_UNKNOWN when none of it answers (why noted). */
+ * REASON_REVOCATION_UNKNOWN when none of it answers (why noted).  *WEAK is
+ * set when the answer is "not revoked" only from a CRL made before AT
+ * (crl_check_der): another source saying revoked then wins. */
 static kyso_reason rev_embedded(const kyso_verifier *v, X509 *cert, X509 *issuer, time_t at,
                                 time_t now, const kyso_revdata *emb, char *detail,
-                                size_t dlen, char *note, size_t nlen)
+                                size_t dlen, char *note, size_t nlen, int *weak)
 {
     revcache_item it;
     char why[300];
@@ -115,18 +117,25 @@ static kyso_reason rev_embedded(const kyso_verifier *v, X509 *cert, X509 *issuer
             != REASON_REVOCATION_UNKNOWN)
             return r;
     }
+    *weak = 0;
     for (size_t i = 0; emb && i < emb->ncrls; i++) {
-        r = crl_check_der(v, emb->crls[i].p, emb->crls[i].len, cert, issuer, at, now,
+        int before = 0;
+        r = crl_check_der(v, emb->crls[i].p, emb->crls[i].len, cert, issuer, at, now, &before,
                           why, sizeof why);
+        if (r == REASON_OK && before) {
+            *weak = 1;              /* keep looking for a CRL made after AT */
+            continue;
+        }
         if (r != REASON_REVOCATION_UNKNOWN) {
             if (r == REASON_CERT_REVOKED)
                 snprintf(detail, dlen, "%s", why);
+            *weak = 0;
             return r;
         }
         if (strstr(why, "another issuer") == NULL)
             rev_note(note, nlen, why);
     }
-    return REASON_REVOCATION_UNKNOWN;
+    return *weak ? REASON_OK : REASON_REVOCATION_UNKNOWN;
 }
 
 /* rev_online - the network sources of v->rev.order for CERT. */
@@ -168,8 +177,19 @@ static kyso_reason rev_check_one(const kyso_verifier *v, X509 *cert, X509 *issue
     time_t now = time(NULL);
     char note[1024] = "", why[512];
     kyso_reason r;
+    int weak = 0;
 
-    r = rev_embedded(v, cert, issuer, at, now, emb, detail, dlen, note, sizeof note);
+    r = rev_embedded(v, cert, issuer, at, now, emb, detail, dlen, note, sizeof note, &weak);
+    if (r == REASON_OK && weak) {
+        /* only an embedded CRL older than the signature says "not revoked":
+         * the configured CRLs, when they know better, win */
+        if (trust_check_crl_files(v->trust, cert, issuer, at, why, sizeof why)
+            == REASON_CERT_REVOKED) {
+            snprintf(detail, dlen, "%s", why);
+            return REASON_CERT_REVOKED;
+        }
+        return REASON_OK;
+    }
     if (r != REASON_REVOCATION_UNKNOWN)
         return r;
     r = trust_check_crl_files(v->trust, cert, issuer, at, why, sizeof why);

@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         revcache_item_clear(&it);
         break;
     case 2:
-        crl_check_der(&v, data + 1, size - 1, leaf, issuer, now - 3600, now, why, sizeof why);
+        crl_check_der(&v, data + 1, size - 1, leaf, issuer, now - 3600, now, NULL, why,
+                      sizeof why);
         break;
     default: {
         kyso_ocsp_table *t = ocsp_table_new();

@@ -9,7 +9,8 @@
 #           host that does not resolve, no CRL distribution point);
 #   resp:   delegated OCSP responder (id-kp-OCSPSigning) issued by the sub CA;
 #   wrong:  self-signed, the sub CA's name, another key (forged answers, CRLs);
-#   root.crl, sub.crl (fresh), sub-expired.crl, sub-wrongkey.crl.
+#   root.crl, sub.crl (fresh), sub-expired.crl, sub-wrongkey.crl, sub-old.crl
+#   (made before the revocations, current for 20 more days).
 # Throw-away test material.
 set -eu
 D=$1; PH=$2
@@ -109,6 +110,10 @@ run openssl x509 -req -in unknown.csr -CA sub.pem -CAkey sub.key -set_serial 777
 # the forger: the sub CA's name with another key
 run openssl req -new -x509 -config ext.cnf -extensions v3_resp -key wrong.key \
     -subj "/CN=Rev Test Sub CA/O=Kyso Test" -days 700 -out wrong.pem
+# a CRL from before any revocation, still current for 20 days: what the
+# holder of a key revoked later could embed to hide it
+run openssl ca -config sub-ca.cnf -gencrl -crl_lastupdate "$(date -u -d '10 days ago' +%y%m%d%H%M%SZ)" \
+    -crl_nextupdate "$(date -u -d '20 days' +%y%m%d%H%M%SZ)" -out sub-old.crl.pem
 run openssl ca -config sub-ca.cnf -revoke revoked.pem -crl_reason keyCompromise
 run openssl ca -config sub-ca.cnf -revoke hold.pem -crl_hold holdInstructionReject
 run openssl ca -config root-ca.cnf -gencrl -out root.crl.pem
@@ -118,7 +123,7 @@ run openssl ca -config sub-ca.cnf -gencrl -crl_lastupdate "$(date -u -d '10 days
 sed -e "s#^certificate = .*#certificate = $D/wrong.pem#" \
     -e "s#^private_key = .*#private_key = $D/wrong.key#" sub-ca.cnf > wrong-ca.cnf
 run openssl ca -config wrong-ca.cnf -gencrl -out sub-wrongkey.crl.pem
-for c in root sub sub-expired sub-wrongkey; do
+for c in root sub sub-expired sub-wrongkey sub-old; do
     run openssl crl -in $c.crl.pem -outform DER -out $c.crl
 done
 cat sub.pem > chain.pem

@@ -197,8 +197,10 @@ dexpect "forged embedded OCSP does not count" revocation_unknown "embedded OCSP:
 dexpect "embedded answer about another certificate is skipped" revocation_unknown "127.0.0.1:$PDEAD" check root.pem sub.pem good.pem "${DEAD[@]}" --ocsp emb-rev.der --crl root.crl
 dexpect "embedded CRLs: revoked" cert_revoked "embedded CRL" check root.pem sub.pem revoked.pem "${DEAD[@]}" --crl sub.crl --crl root.crl
 dexpect "embedded CRL signed by the wrong key does not count" revocation_unknown "" check root.pem sub.pem good.pem "${DEAD[@]}" --crl sub-wrongkey.crl --crl root.crl
-dexpect "embedded expired CRL: covers a signature made 5 days ago" ok "" check root.pem sub.pem good.pem "${DEAD[@]}" --crl sub-expired.crl --crl root.crl --at-offset -432000
+dexpect "embedded expired CRL made after the signature (11 days ago): covers it" ok "" check root.pem sub.pem good.pem "${DEAD[@]}" --crl sub-expired.crl --crl root.crl --at-offset -950400
+dexpect "embedded CRL made before a signature of 5 days ago, still current then: good" ok "" check root.pem sub.pem good.pem "${DEAD[@]}" --crl sub-expired.crl --crl root.crl --at-offset -432000
 dexpect "embedded expired CRL does not cover now" revocation_unknown "" check root.pem sub.pem good.pem "${DEAD[@]}" --crl sub-expired.crl --crl root.crl
+dexpect "a revoked key with an old embedded CRL that predates the revocation, and the configured CRL: revoked" cert_revoked "" check root.pem sub.pem revoked.pem "${DEAD[@]}" --crl sub-old.crl --crl root.crl --crl-file sub.crl.pem
 got=$(d collect root.pem sub.pem good.pem "$T/lt")
 tap $([ "$got" = "ocsp 1 crl 1" ] && echo 0 || echo 1) "revocation_collect: OCSP for the leaf, CRL for the sub CA ($got)"
 dexpect "collected answers verify offline later" ok "" check root.pem sub.pem good.pem "${DEAD[@]}" --ocsp "$T/lt-ocsp-0.der" --crl "$T/lt-crl-0.der"

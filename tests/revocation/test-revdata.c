@@ -4,7 +4,9 @@
  * revocation_collect, and the revocation cache.  run-revocation.sh calls
  *   test-revdata check ANCHOR CHAIN LEAF [--mode M] [--responders F]
  *                [--ocsp DER]... [--crl DER]... [--at-offset SECONDS]
+ *                [--crl-file PEM]
  *       prints "REASON<TAB>DETAIL" for LEAF (untrusted CHAIN as helpers);
+ *       --crl-file adds a configured CRL (CRLs key) beside the embedded data;
  *   test-revdata collect ANCHOR CHAIN LEAF PREFIX
  *       writes PREFIX-ocsp-N.der / PREFIX-crl-N.der, prints "ocsp N crl M";
  *   test-revdata cache ANCHOR CHAIN LEAF DEAD_RESPONDERS
@@ -105,6 +107,9 @@ static int cmd_check(kyso_verifier *v, X509 *leaf, STACK_OF(X509) *chain, int ar
             add_file(&d, argv[i][2] == 'o', argv[i + 1]);
         else if (strcmp(argv[i], "--at-offset") == 0)
             at += atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--crl-file") == 0 &&
+                 trust_add_crls(v->trust, argv[i + 1], detail, sizeof detail) >= 0)
+            ;
         else
             die(argv[i]);
     }
