@@ -98,35 +98,64 @@ size_t pdf_rev_count(const unsigned char *buf, size_t len, size_t end, size_t *t
     return before;
 }
 
-/* digits_back - value of the decimal digits ending right before P (at
- * least one, at most 10, not before FLOOR); *start gets their start. */
-static long digits_back(const unsigned char *floor, const unsigned char *p,
-                        const unsigned char **start)
+/* pdf_ws - is C white space in PDF (ISO 32000-1 7.2.2)? */
+static int pdf_ws(unsigned char c)
 {
-    const unsigned char *q = p;
-    while (q > floor && p - q < 10 && q[-1] >= '0' && q[-1] <= '9')
-        q--;
-    if (q == p)
-        return -1;
-    long v = 0;
-    for (const unsigned char *d = q; d < p; d++)
-        v = v * 10 + (*d - '0');
-    *start = q;
-    return v;
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\0';
 }
 
-/* header_generation - at P, an "obj" keyword after "N G "?  Returns G (and
- * N in *num) or -1. */
+/* ws_back - P moved back over the white space right before it (not before
+ * FLOOR); NULL when there is none. */
+static const unsigned char *ws_back(const unsigned char *floor, const unsigned char *p)
+{
+    const unsigned char *q = p;
+    while (q > floor && pdf_ws(q[-1]))
+        q--;
+    return q == p ? NULL : q;
+}
+
+/* int_back - the integer (digits, with an optional sign, as qpdf reads
+ * them) ending right before P, not before FLOOR: *start gets its start,
+ * and the value, or 1 for any value other than 0 (leading zeros, a sign,
+ * more digits than a long holds), or -1 when there is no digit there. */
+static long int_back(const unsigned char *floor, const unsigned char *p,
+                     const unsigned char **start)
+{
+    const unsigned char *q = p;
+    int nonzero = 0;
+    while (q > floor && q[-1] >= '0' && q[-1] <= '9') {
+        nonzero |= q[-1] != '0';
+        q--;
+    }
+    if (q == p)
+        return -1;
+    if (q > floor && (q[-1] == '+' || q[-1] == '-')) {
+        nonzero |= q[-1] == '-';
+        q--;
+    }
+    *start = q;
+    if (!nonzero)
+        return 0;
+    long v = 0;
+    for (const unsigned char *d = q; d < p && v < 1000000000L; d++)
+        if (*d >= '0' && *d <= '9')
+            v = v * 10 + (*d - '0');
+    return v > 0 ? v : 1;
+}
+
+/* header_generation - at P, an "obj" keyword after "N G" (any PDF white
+ * space between, any number of digits)?  Returns G, 1 for any non-zero
+ * way of writing it, and N in *num; or -1. */
 static long header_generation(const unsigned char *buf, const unsigned char *p, long *num)
 {
-    const unsigned char *g0, *n0;
-    if (p - buf < 4 || !(p[-1] == ' ' || p[-1] == '\r' || p[-1] == '\n'))
+    const unsigned char *g_end = ws_back(buf, p), *g0, *n_end, *n0;
+    long gen = g_end ? int_back(buf, g_end, &g0) : -1;
+    if (gen < 0 || (n_end = ws_back(buf, g0)) == NULL)
         return -1;
-    long gen = digits_back(buf, p - 1, &g0);
-    if (gen < 0 || g0 - buf < 2 || g0[-1] != ' ')
+    *num = int_back(buf, n_end, &n0);
+    if (*num < 0 || (n0 > buf && !pdf_ws(n0[-1]) && strchr("<>[]()/{}%", n0[-1]) == NULL))
         return -1;
-    *num = digits_back(buf, g0 - 1, &n0);
-    return *num < 0 ? -1 : gen;
+    return gen;
 }
 
 /* all_digits - are the N bytes at P decimal digits? */
