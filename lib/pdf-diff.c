@@ -42,6 +42,7 @@ enum role {
 struct diff {
     pdf_doc *s, *f;
     int p;                      /* DocMDP permission, 1..3 */
+    int gens;                   /* the file has objects of generation > 0 */
     unsigned char *role;        /* per object id of S */
     unsigned char *referenced;  /* REF_* flags per id, from S objects */
     unsigned char *changed;     /* CHG_* flags per id of S, judged at the end */
@@ -534,7 +535,10 @@ static int compare_id(struct diff *x, int id, int gen)
     int in_s = a && !qpdf_oh_is_null(x->s->q, a);
     int in_f = b && !qpdf_oh_is_null(x->f->q, b);
     if (!in_s) {
-        x->added[id] = (unsigned char)in_f;
+        if (id < x->f->size)        /* ADDED has F's size, the loop goes to the larger */
+            x->added[id] = (unsigned char)in_f;
+        if (b)
+            qpdf_oh_release(x->f->q, b);
         return 0;
     }
     if (!in_f) {
@@ -559,22 +563,32 @@ static int compare_id(struct diff *x, int id, int gen)
     return 1;
 }
 
-/* first_gen - the generation (0..3) under which ID exists in S or F, or 0. */
+/* present - does ID exist under generation G in D?  The handle is released
+ * (the caller's handles of D stay valid). */
+static int present(pdf_doc *d, int id, int g)
+{
+    if (id >= d->size)
+        return 0;
+    qpdf_oh h = qpdf_get_object_by_id(d->q, id, g);
+    int is = !qpdf_oh_is_null(d->q, h);
+    qpdf_oh_release(d->q, h);
+    return is;
+}
+
+/* first_gen - the generation (0..3) under which ID exists in S or F, or 0
+ * (at once when the file has no object of another generation). */
 static int first_gen(struct diff *x, int id)
 {
-    for (int g = 0; g < 4; g++) {
-        if (id < x->s->size && !qpdf_oh_is_null(x->s->q, qpdf_get_object_by_id(x->s->q, id, g)))
+    for (int g = 0; x->gens && g < 4; g++)
+        if (present(x->s, id, g) || present(x->f, id, g))
             return g;
-        if (id < x->f->size &&
-            !qpdf_oh_is_null(x->f->q, qpdf_get_object_by_id(x->f->q, id, g)))
-            return g;
-    }
     return 0;
 }
 
-int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, char *detail, size_t dlen)
+int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
+                   char *detail, size_t dlen)
 {
-    struct diff x = {s, f, p, calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
+    struct diff x = {s, f, p, gens, calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
                      calloc((size_t)s->size, 1), calloc((size_t)f->size, 1), detail, dlen};
     int rc = -1;
     detail[0] = '\0';

@@ -73,8 +73,11 @@ void pdf_fields_free(pdf_fields *fs);
  * filling (value with its appearance) when P >= 2; other annotations when
  * P = 3.  P = 1 allows only DSS, Info and metadata.  Returns 0 when
  * allowed, 1 when not (detail names the object and the change), -1 when
- * either document cannot be read. */
-int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth,
+ * either document cannot be read.  GENS says whether the file defines any
+ * object under a generation other than 0 (pdf_rev_find_generation over the
+ * whole file); without, only generation 0 is looked up, which saves most
+ * of the lookups of a sparse /Size. */
+int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
                    char *detail, size_t dlen);
 
 #endif
