@@ -43,6 +43,9 @@ struct diff {
     pdf_doc *s, *f;
     int p;                      /* DocMDP permission, 1..3 */
     int gens;                   /* the file has objects of generation > 0 */
+    size_t max_depth;
+    pdf_fields ff;              /* the fields of F, once asked (ff_state 1) */
+    int ff_state;               /* 0 not collected, 1 collected, -1 failed */
     unsigned char *role;        /* per object id of S */
     unsigned char *referenced;  /* REF_* flags per id, from S objects */
     unsigned char *changed;     /* CHG_* flags per id of S, judged at the end */
@@ -236,6 +239,26 @@ static int widget_invisible(pdf_doc *f, qpdf_oh it)
     return v[0] == v[2] || v[1] == v[3];
 }
 
+/* in_final_fields - is widget IT of F, or its /Parent, a signature field of
+ * F's /Fields tree (so that check_all verifies its value)? */
+static int in_final_fields(struct diff *x, qpdf_oh it)
+{
+    pdf_doc *f = x->f;
+    char err[256];
+    if (x->ff_state == 0)
+        x->ff_state = pdf_fields_collect(f, x->max_depth, 100000, &x->ff, err, sizeof err) < 0
+                          ? -1 : 1;
+    if (x->ff_state < 0)
+        return 0;
+    int id = qpdf_oh_get_object_id(f->q, it);
+    int parent = qpdf_oh_get_object_id(f->q, pdf_get(f->q, it, "/Parent"));
+    for (size_t i = 0; i < x->ff.n; i++)
+        if (x->ff.f[i].is_sig && x->ff.f[i].objid > 0 &&
+            (x->ff.f[i].objid == id || x->ff.f[i].objid == parent))
+            return 1;
+    return 0;
+}
+
 /* new_item_allowed - may item IT (of F) be added to a /Fields or /Annots
  * array (ANNOTS)?  A signature field or its widget, without actions, that
  * is signed in the same document or drawn nowhere: an unsigned visible one
@@ -256,7 +279,11 @@ static int new_item_allowed(struct diff *x, qpdf_oh it, int annots)
         qpdf_oh v = pdf_get(f->q, it, "/V");
         if (qpdf_oh_is_null(f->q, v))
             v = pdf_get(f->q, parent, "/V");
-        return is_plain_dict(f, v) || !annots || widget_invisible(f, it);
+        /* a visible widget must be a field the verifier checks: one only in
+         * /Annots, with any dictionary as its value, would show a signature
+         * nobody verified */
+        return !annots || widget_invisible(f, it) ||
+               (is_plain_dict(f, v) && in_final_fields(x, it));
     }
     return annots && x->p == 3 && qpdf_oh_is_name(f->q, st) &&
            !qpdf_oh_is_name_and_equals(f->q, st, "/Widget");
@@ -588,7 +615,8 @@ static int first_gen(struct diff *x, int id)
 int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
                    char *detail, size_t dlen)
 {
-    struct diff x = {s, f, p, gens, calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
+    struct diff x = {s, f, p, gens, max_depth, {0}, 0, calloc((size_t)s->size, 1),
+                     calloc((size_t)f->size, 1),
                      calloc((size_t)s->size, 1), calloc((size_t)f->size, 1), detail, dlen};
     int rc = -1;
     detail[0] = '\0';
@@ -633,6 +661,8 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
     if (rc == 0 && (pdf_doc_check(s, detail, dlen) < 0 || pdf_doc_check(f, detail, dlen) < 0))
         rc = -1;
 out:
+    if (x.ff_state > 0)
+        pdf_fields_free(&x.ff);
     free(x.role);
     free(x.referenced);
     free(x.changed);

@@ -476,6 +476,31 @@ static void dss_collect(struct pdf_check *c)
     dss_take(c, dss, "/CRLs", 2, &budget);
 }
 
+/* shared_values - two signed fields of FS with one signature dictionary
+ * (/V) as their value: a signature vouches for one field, so each such
+ * field's result (OUT's sigs, in FS order) becomes modified_after_signing
+ * (a field added later borrowing a signature, with an appearance of its
+ * own, would show a second "valid" signature). */
+static void shared_values(struct pdf_check *c, const pdf_fields *fs, kyso_doc_result *out)
+{
+    qpdf_data q = c->final.q;
+    int *vid = calloc(out->nsigs ? out->nsigs : 1, sizeof *vid);
+    if (vid == NULL)
+        return;
+    for (size_t i = 0, k = 0; i < fs->n && k < out->nsigs; i++)
+        if (fs->f[i].is_sig && fs->f[i].has_value)
+            vid[k++] = qpdf_oh_get_object_id(q, pdf_get(q, fs->f[i].oh, "/V"));
+    for (size_t k = 0; k < out->nsigs; k++)
+        for (size_t j = 0; j < out->nsigs && vid[k] > 0; j++)
+            if (j != k && vid[j] == vid[k] && !integrity_failed(out->sigs[k].reason)) {
+                sig_fail(&out->sigs[k], REASON_MODIFIED_AFTER_SIGNING, "another signature "
+                         "field has the same signature as its value: a signature vouches "
+                         "for one field");
+                break;
+            }
+    free(vid);
+}
+
 /* check_all - every signed field of the document, into out->sigs. */
 static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
 {
@@ -512,6 +537,8 @@ static kyso_reason check_all(struct pdf_check *c, kyso_doc_result *out)
                 check_one(c, &fs.f[i], &out->sigs[k]);
             k++;
         }
+    if (r == REASON_OK)
+        shared_values(c, &fs, out);
     pdf_fields_free(&fs);
     if (r == REASON_OK && nsig > 0 && tail > 0) {
         result_set_detail(&out->detail, "%zu bytes follow the last revision without a "
