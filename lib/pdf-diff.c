@@ -50,6 +50,7 @@ struct diff {
     unsigned char *referenced;  /* REF_* flags per id, from S objects */
     unsigned char *changed;     /* CHG_* flags per id of S, judged at the end */
     unsigned char *added;       /* ids that exist in F only */
+    int *owner;                 /* per appearance id of S: its terminal field's id, or 0 */
     char *detail;
     size_t dlen;
 };
@@ -112,24 +113,38 @@ static void mark_refs(struct diff *x, const char *u, enum role from)
 
 /* ----- roles of the signed revision --------------------------------------- */
 
-/* roles_of_appearance - appearance streams of widget or field W get ROLE_APPEARANCE. */
-static void roles_of_appearance(struct diff *x, qpdf_oh w)
+/* set_owner - OH (an appearance of S) belongs to the field FIELD (0: a
+ * direct field, whose appearance may then never change in place). */
+static void set_owner(struct diff *x, qpdf_oh oh, int field)
+{
+    int id = qpdf_oh_is_indirect(x->s->q, oh) ? qpdf_oh_get_object_id(x->s->q, oh) : 0;
+    if (id > 0 && id < x->s->size && x->owner[id] == 0)
+        x->owner[id] = field;
+}
+
+/* roles_of_appearance - appearance streams of widget or field W (of the
+ * terminal field FIELD) get ROLE_APPEARANCE and FIELD as their owner. */
+static void roles_of_appearance(struct diff *x, qpdf_oh w, int field)
 {
     pdf_doc *s = x->s;
     qpdf_oh ap = pdf_get(s->q, w, "/AP");
     static const char *const k[] = {"/N", "/R", "/D"};
     set_role(x, ap, ROLE_APPEARANCE);
+    set_owner(x, ap, field);
     for (size_t i = 0; i < 3; i++) {
         qpdf_oh st = pdf_get(s->q, ap, k[i]);
         set_role(x, st, ROLE_APPEARANCE);
+        set_owner(x, st, field);
         if (qpdf_oh_is_dictionary(s->q, st) && !qpdf_oh_is_stream(s->q, st)) {
             qpdf_oh_begin_dict_key_iter(s->q, st);
             char keys[8][64];
             int n = 0;
             while (qpdf_oh_dict_more_keys(s->q) && n < 8)
                 snprintf(keys[n++], sizeof keys[0], "%s", qpdf_oh_dict_next_key(s->q));
-            for (int j = 0; j < n; j++)
+            for (int j = 0; j < n; j++) {
                 set_role(x, pdf_get(s->q, st, keys[j]), ROLE_APPEARANCE);
+                set_owner(x, pdf_get(s->q, st, keys[j]), field);
+            }
         }
     }
 }
@@ -147,14 +162,14 @@ static int roles_of_fields(struct diff *x, size_t max_depth)
                     : f->has_value ? ROLE_SIG_SIGNED : ROLE_SIG_EMPTY;
         set_role(x, f->oh, r);
         if (r != ROLE_SIG_SIGNED)
-            roles_of_appearance(x, f->oh);
+            roles_of_appearance(x, f->oh, f->objid);
         qpdf_oh kids = pdf_get(x->s->q, f->oh, "/Kids");
         int n = qpdf_oh_is_array(x->s->q, kids) ? qpdf_oh_get_array_n_items(x->s->q, kids) : 0;
         for (int k = 0; k < n && k < 1000; k++) {
             qpdf_oh w = qpdf_oh_get_array_item(x->s->q, kids, k);
             set_role(x, w, r);
             if (r != ROLE_SIG_SIGNED)
-                roles_of_appearance(x, w);
+                roles_of_appearance(x, w, f->objid);
         }
     }
     pdf_fields_free(&fs);
@@ -612,15 +627,36 @@ static int first_gen(struct diff *x, int id)
     return 0;
 }
 
+/* appearance_change_ok - may appearance ID, changed in place, change?  Only
+ * with the value of its field: a fillable field (not a pushbutton) or an
+ * empty signature field whose /V changed in the same comparison; a blank
+ * appearance of an empty signature field, or a button's logo, redrawn in
+ * place would otherwise show anything under the signature. */
+static int appearance_change_ok(struct diff *x, int id)
+{
+    int fid = x->owner[id];
+    if (fid <= 0 || fid >= x->s->size || fid >= x->f->size ||
+        (x->role[fid] != ROLE_FORM_FIELD && x->role[fid] != ROLE_SIG_EMPTY))
+        return 0;
+    qpdf_oh a = qpdf_get_object_by_id(x->s->q, fid, 0), b = qpdf_get_object_by_id(x->f->q, fid, 0);
+    qpdf_oh ft = pdf_get(x->s->q, a, "/FT"), ff = pdf_get(x->s->q, a, "/Ff");
+    int push = qpdf_oh_is_name_and_equals(x->s->q, ft, "/Btn") &&
+               qpdf_oh_is_integer(x->s->q, ff) && (qpdf_oh_get_int_value(x->s->q, ff) & 65536);
+    int ok = !push && !same_value(x, pdf_get(x->s->q, a, "/V"), pdf_get(x->f->q, b, "/V"));
+    qpdf_oh_release(x->f->q, b);
+    return ok;
+}
+
 int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
                    char *detail, size_t dlen)
 {
     struct diff x = {s, f, p, gens, max_depth, {0}, 0, calloc((size_t)s->size, 1),
                      calloc((size_t)f->size, 1),
-                     calloc((size_t)s->size, 1), calloc((size_t)f->size, 1), detail, dlen};
+                     calloc((size_t)s->size, 1), calloc((size_t)f->size, 1),
+                     calloc((size_t)s->size, sizeof(int)), detail, dlen};
     int rc = -1;
     detail[0] = '\0';
-    if (!x.role || !x.referenced || !x.changed || !x.added) {
+    if (!x.role || !x.referenced || !x.changed || !x.added || !x.owner) {
         snprintf(detail, dlen, "out of memory");
         goto out;
     }
@@ -651,6 +687,11 @@ int pdf_diff_check(pdf_doc *s, pdf_doc *f, int p, size_t max_depth, int gens,
             snprintf(detail, dlen, "object %d, the appearance of a field, changed after signing "
                      "and is also used outside form fields (page content or elsewhere)", id);
             rc = 1;
+        } else if (id < s->size && (x.changed[id] & CHG_APPEARANCE) &&
+                   !appearance_change_ok(&x, id)) {
+            snprintf(detail, dlen, "object %d, the appearance of a field, was redrawn in place "
+                     "after signing while the field's value stayed as it was", id);
+            rc = 1;
         } else if (id < s->size && (x.changed[id] & CHG_LENIENT) &&
                    (x.referenced[id] & REF_RENDER)) {
             snprintf(detail, dlen, "object %d (%s) changed after signing and is also used by "
@@ -667,5 +708,6 @@ out:
     free(x.referenced);
     free(x.changed);
     free(x.added);
+    free(x.owner);
     return rc;
 }
