@@ -121,6 +121,8 @@ static const cfg_key cfg_keys[] = {
     { "MaxParts", T_COUNT, 0, OFF(lim.max_parts), 1, 100000 },
     { "MaxDepth", T_COUNT, 0, OFF(lim.max_depth), 1, 100 },
     { "MaxDocumentSize", T_SIZE, 0, OFF(lim.max_doc_size), 1024, 4 * GIB },
+    { "MaxPdfObjects", T_COUNT, 0, OFF(lim.max_pdf_objects), 1000, 10000000 },
+    { "MaxSignatures", T_COUNT, 0, OFF(lim.max_signatures), 1, 1000 },
     { "StoreMaxSize", T_SIZE, 0, OFF(store_max_size), 0, 1024 * GIB },
     { "VerifyCacheSize", T_COUNT, 0, OFF(vcache_size), 0, 1000000 },
     { "VerifyCacheTTL", T_COUNT, 0, OFF(vcache_ttl), 1, 86400 },

@@ -78,10 +78,10 @@ int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
     qpdf_oh sz = pdf_get(d->q, tr, "/Size");
     long long size = qpdf_oh_is_integer(d->q, sz) ? qpdf_oh_get_int_value(d->q, sz) : -1;
     if (size < 1 || (unsigned long long)size > max_objects) {
-        snprintf(err, errlen, "trailer /Size %lld is missing or over the limit %zu",
-                 size, max_objects);
+        snprintf(err, errlen, size < 1 ? "trailer /Size is missing"
+                 : "trailer /Size %lld is over the limit %zu (MaxPdfObjects)", size, max_objects);
         pdf_doc_close(d);
-        return -1;
+        return size < 1 ? -1 : -2;
     }
     d->size = (int)size;
     return 0;

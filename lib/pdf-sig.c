@@ -574,9 +574,10 @@ kyso_reason pdf_sig_verify(const kyso_verifier *v, const unsigned char *buf,
         result_set_detail(&out->detail, "no %%PDF- header in the first 1024 bytes");
         return out->reason = REASON_MALFORMED;
     }
-    if (pdf_doc_open(&c.final, buf, len, v->lim.max_pdf_objects, err, sizeof err) < 0) {
+    int open = pdf_doc_open(&c.final, buf, len, v->lim.max_pdf_objects, err, sizeof err);
+    if (open < 0) {
         result_set_detail(&out->detail, "%s", err);
-        return out->reason = REASON_MALFORMED;
+        return out->reason = open == -2 ? REASON_LIMIT_EXCEEDED : REASON_MALFORMED;
     }
     kyso_reason r = check_all(&c, out);
     for (size_t i = 0; i < c.nprefix; i++)

@@ -29,7 +29,8 @@ typedef struct pdf_fields {
 
 /* pdf_doc_open - parse LEN bytes of BUF strictly (no recovery, no repair;
  * any warning counts as an error).  BUF must outlive the document.
- * Returns 0, or -1 with the parser's message in err (doc closed). */
+ * Returns 0, or -1 with the parser's message in err (doc closed), or -2
+ * when its /Size is over MAX_OBJECTS (MaxPdfObjects; doc closed). */
 int pdf_doc_open(pdf_doc *d, const unsigned char *buf, size_t len,
                  size_t max_objects, char *err, size_t errlen);
 /* pdf_doc_scan - parse every object of the cross-reference once, so that

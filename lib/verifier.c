@@ -21,7 +21,7 @@ int verifier_init(kyso_verifier *v)
     v->lim.max_message_size = 100u << 20;
     v->lim.max_parts = 1000;
     v->lim.max_depth = 20;
-    v->lim.max_pdf_objects = 1000000;
+    v->lim.max_pdf_objects = 200000;   /* each signature compares every number */
     v->lim.max_signatures = 50;
     v->lim.max_cms_size = 1u << 20;
     v->lim.max_cms_certs = 50;

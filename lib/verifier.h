@@ -22,7 +22,7 @@ typedef struct kyso_limits {
     size_t max_message_size;    /* bytes of a whole message (default 100 MiB) */
     size_t max_parts;           /* MIME parts in a message (default 1000) */
     size_t max_depth;           /* MIME nesting, message/rfc822 included (default 20) */
-    size_t max_pdf_objects;     /* /Size of a PDF (default 1000000) */
+    size_t max_pdf_objects;     /* /Size of a PDF (default 200000) */
     size_t max_signatures;      /* signatures in one PDF (default 50) */
     size_t max_cms_size;        /* bytes of one CMS blob (default 1 MiB) */
     size_t max_cms_certs;       /* certificates in one CMS (default 50) */

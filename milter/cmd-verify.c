@@ -209,6 +209,7 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
         {"max-parts", required_argument, NULL, 'P'},
         {"max-depth", required_argument, NULL, 'D'},
         {"max-size", required_argument, NULL, 'S'},
+        {"max-pdf-objects", required_argument, NULL, 'J'},
         {"revocation", required_argument, NULL, 'r'},
         {"ocsp-responders", required_argument, NULL, 'O'},
         {"revocation-timeout", required_argument, NULL, 'T'},
@@ -247,6 +248,10 @@ static int parse_opts(int argc, char **argv, kyso_verifier *v, struct verify_opt
             break;
         case 'S':
             if (parse_limit("max-size", optarg, &v->lim.max_doc_size) < 0)
+                return -1;
+            break;
+        case 'J':
+            if (parse_limit("max-pdf-objects", optarg, &v->lim.max_pdf_objects) < 0)
                 return -1;
             break;
         case 'r': case 'O': case 'T': case 'L': case 'X': case 'N':

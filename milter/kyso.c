@@ -17,7 +17,7 @@ static void kyso_usage(FILE *fp)
     fputs("usage: kyso verify [--json] [--trust-anchors P] [--intermediates P] [--crl P]\n"
           "                   [--at TIME] [--content F] [--allow-missing-crl]\n"
           "                   [--class-rule 'FIELD PREFIX CLASS'] [--max-parts N]\n"
-          "                   [--max-depth N] [--max-size BYTES]\n"
+          "                   [--max-depth N] [--max-size BYTES] [--max-pdf-objects N]\n"
           "                   [--revocation ocsp,crl|crl,ocsp|ocsp|crl|none]\n"
           "                   [--ocsp-responders FILE] [--revocation-timeout MS]\n"
           "                   [--ocsp-tolerance S] [--crl-max-size BYTES] [--no-ocsp-nonce]\n"

@@ -133,7 +133,7 @@ static kyso_config *load_full(void)
              "NoticeContact Phong CNTT (phong#3), 024 3825 0000 # ask\n"
              "NoticeRateLimit 5/600\nMTACommand /usr/lib/sendmail -t\n"
              "Store FILE:/srv/kyso\nMaxMessageSize 50M\nMaxParts 200\nMaxDepth 8\n"
-             "MaxDocumentSize 1g\n", mt, ex);
+             "MaxDocumentSize 1g\nMaxPdfObjects 50000\nMaxSignatures 10\n", mt, ex);
     return load(text);
 }
 
@@ -185,7 +185,7 @@ static void test_full(void)
        "Store, with the StoreMaxSize default as its option");
     ok(c->lim.max_message_size == 50u << 20 && c->lim.max_parts == 200
        && c->lim.max_depth == 8 && c->lim.max_doc_size == 1u << 30
-       && c->lim.max_signatures == 50, "limits set, the others left at their defaults");
+       && c->lim.max_pdf_objects == 50000 && c->lim.max_signatures == 10, "limits set");
     config_free(c);
 }
 
@@ -224,7 +224,8 @@ static void test_defaults(void)
        && c->notice_rate_window == 3600 && strcmp(c->mta_command, "/usr/sbin/sendmail") == 0,
        "notice defaults (postmaster@host)");
     ok(c->lim.max_message_size == 100u << 20 && c->lim.max_doc_size == 64u << 20
-       && c->lim.max_parts == 1000 && c->lim.max_depth == 20, "limit defaults");
+       && c->lim.max_parts == 1000 && c->lim.max_depth == 20
+       && c->lim.max_pdf_objects == 200000 && c->lim.max_signatures == 50, "limit defaults");
     ok(c->log_retention == 190 && c->audit_retention == 0 && c->redis_timeout == 200
        && strcmp(c->redis_spool, "/var/spool/kyso") == 0
        && c->store_max_size == 256u << 20
