@@ -120,30 +120,31 @@ int policy_action_severity(kyso_action a)
     }
 }
 
-/* find_att - the attachment of MSG named NAME followed by SUFFIX (case of
- * the suffix ignored), or NULL. */
+/* att_named - is attachment name AN exactly NAME followed by SUFFIX (case
+ * of the suffix ignored)? */
+static int att_named(const char *an, const char *name, const char *suffix)
+{
+    size_t n = strlen(name);
+    return an && strlen(an) == n + strlen(suffix) && strncmp(an, name, n) == 0 &&
+           strcasecmp(an + n, suffix) == 0;
+}
+
+/* find_att - the attachment of MSG named NAME followed by SUFFIX, or NULL. */
 static const kyso_doc_result *find_att(const kyso_doc_result *msg, const char *name,
                                        const char *suffix)
 {
-    size_t n = strlen(name), s = strlen(suffix);
-    for (size_t i = 0; i < msg->natts; i++) {
-        const char *an = msg->atts[i].name;
-        if (an && strlen(an) == n + s && strncmp(an, name, n) == 0 &&
-            strcasecmp(an + n, suffix) == 0)
+    for (size_t i = 0; i < msg->natts; i++)
+        if (att_named(msg->atts[i].name, name, suffix))
             return &msg->atts[i];
-    }
     return NULL;
 }
 
 /* count_att - how many attachments of MSG are named NAME SUFFIX. */
 static size_t count_att(const kyso_doc_result *msg, const char *name, const char *suffix)
 {
-    size_t n = strlen(name), s = strlen(suffix), k = 0;
-    for (size_t i = 0; i < msg->natts; i++) {
-        const char *an = msg->atts[i].name;
-        k += an && strlen(an) == n + s && strncmp(an, name, n) == 0 &&
-             strcasecmp(an + n, suffix) == 0;
-    }
+    size_t k = 0;
+    for (size_t i = 0; i < msg->natts; i++)
+        k += att_named(msg->atts[i].name, name, suffix);
     return k;
 }
 
