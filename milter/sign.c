@@ -35,6 +35,8 @@ struct sign_walk {
     struct sign_edit *edits;    /* the signed documents, not yet in the message */
     size_t nedits;
     int too_deep;               /* parts nested deeper than SIGN_MAX_DEPTH */
+    kyso_signer me;             /* KEY's certificate described, once (check_pdf) */
+    int me_ok;                  /* 1 described, -1 could not be */
 };
 
 /* How deep collect_pdfs looks for documents; a message nested deeper is
@@ -228,20 +230,22 @@ static int check_pdf(struct sign_walk *w, const char *name, const unsigned char 
                      msign *out)
 {
     kyso_doc_result r;
-    kyso_signer me = { 0 };
+    const kyso_signer *me = &w->me;
     verify_buffer(&w->m->gen->v, p, n, name, "application/pdf", NULL, 0, &r);
     int rc = 0;
     const char *org;
-    if (cert_describe(w->m->gen->v.classes, w->key->cert, &me) != 0) {
+    if (w->me_ok == 0)
+        w->me_ok = cert_describe(w->m->gen->v.classes, w->key->cert, &w->me) == 0 ? 1 : -1;
+    if (w->me_ok < 0) {
         out->state = MSIGN_TEMPFAIL;
         snprintf(out->why, sizeof out->why, "out of memory");
         rc = -1;
     } else if (r.reason == REASON_MALFORMED || r.reason == REASON_LIMIT_EXCEEDED ||
                r.reason == REASON_INTERNAL_ERROR) {
         rc = check_failed(&r, out);
-    } else if (carries_our_signature(&r, &me)) {
+    } else if (carries_our_signature(&r, me)) {
         rc = 1;
-    } else if ((org = other_org(&r, &me)) != NULL) {
+    } else if ((org = other_org(&r, me)) != NULL) {
         out->state = MSIGN_REJECT;
         out->reason = REASON_SIGNER_MISMATCH;
         snprintf(out->why, sizeof out->why, "already signed by another organisation (%.300s): "
@@ -256,7 +260,6 @@ static int check_pdf(struct sign_walk *w, const char *name, const unsigned char 
                  reason_name(r.reason), r.detail ? ": " : "", r.detail ? r.detail : "");
         rc = -1;
     }
-    result_free_signer(&me);
     result_free_doc(&r);
     return rc;
 }
@@ -622,6 +625,7 @@ void msign_run(SMFICTX *ctx, kyso_msg *m, const unsigned char *buf, size_t len,
         free(w.edits[i].pdf);
     free(w.edits);
     g_ptr_array_free(w.pdfs, TRUE);
+    result_free_signer(&w.me);
     g_object_unref(msg);
     mime_stream_unborrow(wrap);
     if (!failed && w.key->smime && out->state != MSIGN_TEMPFAIL)
